@@ -1,0 +1,23 @@
+from django import forms
+
+
+class LoginForm(forms.Form):
+    username = forms.CharField(
+        max_length=150,
+        widget=forms.TextInput(attrs={"autofocus": True, "autocomplete": "username"}),
+    )
+    password = forms.CharField(
+        strip=False, widget=forms.PasswordInput(attrs={"autocomplete": "current-password"})
+    )
+
+
+class OtpTokenForm(forms.Form):
+    token = forms.RegexField(
+        label="6-digit code",
+        regex=r"^\d{6}$",
+        error_messages={"invalid": "Enter the 6 digits shown in your authenticator app."},
+        widget=forms.TextInput(
+            attrs={"inputmode": "numeric", "autocomplete": "one-time-code", "autofocus": True,
+                   "maxlength": 6, "pattern": r"\d{6}"}
+        ),
+    )

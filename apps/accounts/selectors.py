@@ -1,0 +1,31 @@
+from __future__ import annotations
+
+from axes.models import AccessAttempt
+from django.conf import settings
+from django.db.models import QuerySet
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from apps.accounts.models import User
+
+
+def login_lockout_list() -> QuerySet[AccessAttempt]:
+    return AccessAttempt.objects.filter(
+        failures_since_start__gte=settings.AXES_FAILURE_LIMIT
+    ).order_by("-attempt_time")
+
+
+def mfa_device_get_confirmed(*, user: User) -> TOTPDevice | None:
+    return TOTPDevice.objects.filter(user=user, confirmed=True).first()
+
+
+def user_profile(*, user: User) -> dict:
+    return {
+        "username": user.username,
+        "role": user.role.value if user.role else None,
+        "profile": {
+            "first_name": user.first_name,
+            "last_name": user.last_name,
+            "email": user.email,
+            "mfa_enabled": mfa_device_get_confirmed(user=user) is not None,
+        },
+    }

@@ -1,0 +1,16 @@
+from django.urls import include, path
+
+from apps.accounts import staff_views
+
+app_name = "staff"
+
+urlpatterns = [
+    path("", staff_views.StaffHomeView.as_view(), name="home"),
+    path("login/", staff_views.StaffSignInView.as_view(), name="login"),
+    path("logout/", staff_views.StaffSignOutView.as_view(), name="logout"),
+    path("mfa/enrol/", staff_views.StaffMfaEnrolView.as_view(), name="mfa-enrol"),
+    path("mfa/verify/", staff_views.StaffMfaVerifyView.as_view(), name="mfa-verify"),
+    path("security/lockouts/", staff_views.LockoutListView.as_view(), name="lockouts"),
+    path("security/lockouts/unlock/", staff_views.LockoutClearView.as_view(), name="lockout-clear"),
+    path("compliance/", include("apps.compliance.staff_urls")),
+]

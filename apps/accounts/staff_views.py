@@ -1,0 +1,74 @@
+"""The back office shell: sign-in with MFA, the home page, lockouts."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_not_required
+from django.shortcuts import redirect
+from django.urls import reverse
+from django.utils.decorators import method_decorator
+from django.views import View
+from django.views.generic import ListView, TemplateView
+
+from apps.accounts import selectors, services
+from apps.accounts.access import StaffPermissionMixin
+from apps.accounts.views import MfaEnrolView, MfaVerifyView, SignInView, SignOutView
+from banksight.errors import BankError
+
+
+@method_decorator(login_not_required, name="dispatch")
+class StaffSignInView(SignInView):
+    template_name = "staff/login.html"
+    home_url = "staff:home"
+    verify_url = "staff:mfa-verify"
+    enrol_url = "staff:mfa-enrol"
+    wrong_side_message = "This sign-in is for bank staff. Customers sign in on the main page."
+
+    def person_allowed(self, user) -> bool:
+        return user.is_bank_staff
+
+
+class StaffSignOutView(SignOutView):
+    login_url = "staff:login"
+
+
+class StaffMfaVerifyView(MfaVerifyView):
+    template_name = "staff/mfa_verify.html"
+    home_url = "staff:home"
+
+    def get_login_url(self) -> str:
+        return reverse("staff:login")
+
+
+class StaffMfaEnrolView(MfaEnrolView):
+    template_name = "staff/mfa_enrol.html"
+    done_url = "staff:home"
+    verify_url = "staff:mfa-verify"
+
+
+class StaffHomeView(TemplateView):
+    template_name = "staff/home.html"
+
+
+class LockoutListView(StaffPermissionMixin, ListView):
+    permission = "accounts.view_login_lockouts"
+    template_name = "staff/lockouts.html"
+    context_object_name = "lockouts"
+    paginate_by = 25
+
+    def get_queryset(self):
+        return selectors.login_lockout_list()
+
+
+class LockoutClearView(StaffPermissionMixin, View):
+    permission = "accounts.unlock_login"
+
+    def post(self, request):
+        username = request.POST.get("username", "")
+        try:
+            services.login_lockout_clear(username=username, actor=request.user)
+        except BankError as error:
+            messages.error(request, error.message)
+        else:
+            messages.success(request, f"{username} can sign in again.")
+        return redirect(reverse("staff:lockouts"))

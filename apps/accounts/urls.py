@@ -1,0 +1,13 @@
+from django.urls import path
+
+from apps.accounts import views
+
+app_name = "accounts"
+
+urlpatterns = [
+    path("", views.HomeView.as_view(), name="home"),
+    path("login/", views.SignInView.as_view(), name="login"),
+    path("login/verify/", views.MfaVerifyView.as_view(), name="mfa-verify"),
+    path("logout/", views.SignOutView.as_view(), name="logout"),
+    path("security/mfa/", views.CustomerMfaEnrolView.as_view(), name="mfa-enrol"),
+]

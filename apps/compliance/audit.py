@@ -1,0 +1,67 @@
+"""The audit trail: which models django-auditlog records, and who the actor is.
+
+Every model under apps/ is either registered below or listed in AUDIT_EXEMPT with the
+reason it holds no customer, account, case or configuration data. A test enforces this.
+"""
+
+from __future__ import annotations
+
+from auditlog.context import auditlog_value, set_actor
+from auditlog.registry import auditlog
+from celery import Task
+from django.apps import apps
+from django.contrib.auth import get_user_model
+
+# "app_label.ModelName" -> reason it is not audited.
+AUDIT_EXEMPT: dict[str, str] = {}
+
+# Registered models, with fields whose values must never be copied into the trail.
+AUDITED_MODELS: dict[str, dict] = {
+    "accounts.User": {"exclude_fields": ["password", "last_login"]},
+    "auth.Group": {"m2m_fields": {"permissions"}},
+    "otp_totp.TOTPDevice": {
+        "exclude_fields": [
+            "key", "last_t", "drift", "throttling_failure_timestamp",
+            "throttling_failure_count", "last_used_at",
+        ],
+    },
+    "compliance.SecurityEvent": {},
+}
+
+# Kept out of the trail: these tables change on every request or are logs themselves.
+THIRD_PARTY_NOT_AUDITED = {
+    "axes.AccessAttempt": "Failed-login counters; lockouts and unlocks are SecurityEvents.",
+    "axes.AccessLog": "Access log of its own.",
+    "axes.AccessFailureLog": "Access log of its own.",
+}
+
+
+def register_audited_models() -> None:
+    for dotted, options in AUDITED_MODELS.items():
+        model = apps.get_model(dotted)
+        if not auditlog.contains(model):
+            auditlog.register(model, **options)
+
+
+def audit_actor_bind(*, actor) -> None:
+    """Name the actor of the audit entries written later in this request."""
+    context = auditlog_value.get(None)
+    if context is not None:
+        context["actor"] = actor
+
+
+class ActorTask(Task):
+    """Base for tasks that change audited data.
+
+    Callers pass `actor_id=` explicitly (a task has no request user); the task body then
+    runs with that user as the audit actor. A missing actor is a programming error.
+    """
+
+    abstract = True
+
+    def __call__(self, *args, **kwargs):
+        if "actor_id" not in kwargs:
+            raise TypeError(f"{self.name} must be called with actor_id=")
+        actor = get_user_model().objects.filter(pk=kwargs["actor_id"]).first()
+        with set_actor(actor):
+            return super().__call__(*args, **kwargs)

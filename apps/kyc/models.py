@@ -1,0 +1,1 @@
+"""Onboarding, identity, sanctions and risk. Models arrive with their issues; register each with the audit trail."""

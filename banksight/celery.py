@@ -1,0 +1,39 @@
+"""The Celery application: broker and results in Redis, tasks discovered in apps/."""
+
+import os
+
+from celery import Celery, signals
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "banksight.settings")
+
+app = Celery("banksight")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()
+
+
+@signals.before_task_publish.connect
+def _attach_request_id(headers=None, **kwargs):
+    """Carry the web request's id to the task, so its logs join the request's."""
+    from banksight.requestid import request_id_var
+
+    request_id = request_id_var.get()
+    if headers is not None and request_id and "request_id" not in headers:
+        headers["request_id"] = request_id
+
+
+@signals.task_prerun.connect
+def _restore_request_id(task=None, **kwargs):
+    from banksight.requestid import new_request_id, request_id_var
+
+    request_id = getattr(task.request, "request_id", None) if task else None
+    request_id_var.set(new_request_id(request_id))
+
+
+@signals.setup_logging.connect
+def _use_django_logging(**kwargs):
+    """Keep the JSON log format of settings.LOGGING in the worker and beat."""
+    from logging.config import dictConfig
+
+    from django.conf import settings
+
+    dictConfig(settings.LOGGING)

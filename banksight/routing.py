@@ -1,0 +1,3 @@
+"""Websocket routes of every app, mounted by banksight.asgi."""
+
+websocket_urlpatterns: list = []

@@ -1,0 +1,33 @@
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
+from rest_framework_simplejwt.views import TokenRefreshView
+
+from apps.accounts.api import MeApi, TokenObtainApi
+from banksight import health, views
+
+admin.site.site_header = "BankSight administration"
+admin.site.site_title = "BankSight admin"
+admin.site.login = views.admin_login_redirect
+
+api_v1 = [
+    path("auth/token/", TokenObtainApi.as_view(), name="token-obtain"),
+    path("auth/token/refresh/", TokenRefreshView.as_view(), name="token-refresh"),
+    path("me", MeApi.as_view(), name="me"),
+]
+
+urlpatterns = [
+    path("healthz", health.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),
+    path("api/v1/", include((api_v1, "api"), namespace="api")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="api-docs"),
+    path("admin/", admin.site.urls),
+    path("staff/", include("apps.accounts.staff_urls")),
+    path("", include("apps.accounts.urls")),
+]
+
+handler400 = "banksight.views.bad_request"
+handler403 = "banksight.views.permission_denied"
+handler404 = "banksight.views.page_not_found"
+handler500 = "banksight.views.server_error"
