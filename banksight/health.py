@@ -24,7 +24,7 @@ def _check_redis() -> None:
 def _check_worker() -> None:
     from banksight.celery import app
 
-    replies = app.control.ping(timeout=1.0)
+    replies = app.control.ping(timeout=1.0, limit=1)
     if not replies:
         raise RuntimeError("no Celery worker answered")
 

@@ -21,7 +21,7 @@ VAR_DIR = BASE_DIR / ".var"
 env = environ.Env()
 DJANGO_ENV = env.str("DJANGO_ENV", default="development")
 if DJANGO_ENV not in {"development", "test", "production"}:
-    raise ImproperlyConfigured(f"DJANGO_ENV must be development, test or production: {DJANGO_ENV!r}")
+    raise ImproperlyConfigured(f"DJANGO_ENV must be development, test or production: {DJANGO_ENV}")
 PRODUCTION = DJANGO_ENV == "production"
 TESTING = DJANGO_ENV == "test"
 
@@ -116,6 +116,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django.contrib.humanize",
+    "django.forms",
     "channels",
     "rest_framework",
     "rest_framework_simplejwt",
@@ -177,6 +178,8 @@ TEMPLATES = [
     }
 ]
 
+FORM_RENDERER = "banksight.forms.BankSightFormRenderer"
+
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",  # must come first: it counts failures
     "django.contrib.auth.backends.ModelBackend",
@@ -216,6 +219,8 @@ STORAGES = {
     },
 }
 WHITENOISE_USE_FINDERS = not PRODUCTION
+if not PRODUCTION:
+    STATIC_ROOT.mkdir(exist_ok=True)  # whitenoise warns at every start when it is missing
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -8,4 +8,4 @@ import os
 
 os.environ["DJANGO_ENV"] = "test"
 
-from banksight.settings import *  # noqa: E402, F403
+from banksight.settings import *  # noqa: F403

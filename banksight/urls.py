@@ -1,23 +1,32 @@
 from django.contrib import admin
+from django.contrib.auth.decorators import login_not_required
+from django.templatetags.static import static
 from django.urls import include, path
+from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework_simplejwt.views import TokenRefreshView
 
-from apps.accounts.api import MeApi, TokenObtainApi
+from apps.accounts.api import LogoutApi, MeApi, TokenObtainApi
 from banksight import health, views
 
 admin.site.site_header = "BankSight administration"
 admin.site.site_title = "BankSight admin"
 admin.site.login = views.admin_login_redirect
+admin.site.site_url = "/staff/"
 
 api_v1 = [
     path("auth/token/", TokenObtainApi.as_view(), name="token-obtain"),
     path("auth/token/refresh/", TokenRefreshView.as_view(), name="token-refresh"),
+    path("auth/logout/", LogoutApi.as_view(), name="logout"),
     path("me", MeApi.as_view(), name="me"),
 ]
 
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
+    path(
+        "favicon.ico",
+        login_not_required(RedirectView.as_view(url=static("favicon.svg"), permanent=True)),
+    ),
     path("readyz", health.readyz, name="readyz"),
     path("api/v1/", include((api_v1, "api"), namespace="api")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

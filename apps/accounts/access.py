@@ -11,6 +11,7 @@ from django.urls import reverse
 from django.utils.http import urlencode
 from django_otp import user_has_device
 
+from apps.accounts.roles import Role
 from banksight.api.errors import json_error_response
 
 STAFF_PATH_PREFIXES = ("/staff/", "/admin/")
@@ -48,10 +49,14 @@ class StaffAreaMiddleware:
             return redirect_to_login(request.get_full_path(), reverse(settings.STAFF_LOGIN_URL))
         if not user.is_bank_staff:
             raise PermissionDenied("The back office is for bank staff.")
-        if view_name in STAFF_MFA_VIEWS or user.is_verified():
+        if view_name in STAFF_MFA_VIEWS:
             return None
-        step = "staff:mfa-verify" if user_has_device(user, confirmed=True) else "staff:mfa-enrol"
-        return redirect(_with_next(step, request.get_full_path()))
+        if not user.is_verified():
+            step = "staff:mfa-verify" if user_has_device(user, confirmed=True) else "staff:mfa-enrol"
+            return redirect(_with_next(step, request.get_full_path()))
+        if request.path.startswith("/admin/") and user.role != Role.ADMINISTRATOR:
+            raise PermissionDenied("Django's admin is for administrators.")
+        return None
 
 
 class CustomerRequiredMixin:

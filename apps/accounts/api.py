@@ -25,9 +25,9 @@ class MobileTokenObtainSerializer(TokenObtainPairSerializer):
     otp = serializers.RegexField(r"^\d{6}$", required=False, write_only=True)
 
     def validate(self, attrs):
-        user = authenticate(
-            self.context["request"], username=attrs["username"], password=attrs["password"]
-        )
+        # django-axes counts failures on Django's HttpRequest, not DRF's wrapper.
+        http_request = getattr(self.context["request"], "_request", self.context["request"])
+        user = authenticate(http_request, username=attrs["username"], password=attrs["password"])
         if user is None or not user.is_active:
             raise serializers.ValidationError(
                 {"password": ["The username or password is not correct."]}
@@ -61,6 +61,20 @@ class TokenObtainApi(TokenObtainPairView):
     )
     def post(self, request, *args, **kwargs):
         return super().post(request, *args, **kwargs)
+
+
+class LogoutApi(APIView):
+    """Sign the mobile app out: its refresh token can no longer be used."""
+
+    class InputSerializer(serializers.Serializer):
+        refresh = serializers.CharField()
+
+    @extend_schema(summary="Sign out (mobile app)", request=InputSerializer, responses={204: None})
+    def post(self, request):
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        services.refresh_token_revoke(user=request.user, token=serializer.validated_data["refresh"])
+        return Response(status=204)
 
 
 class MeApi(APIView):

@@ -12,3 +12,8 @@ class UnknownLockout(BankError):
     code = "not_found"
     status = HTTPStatus.NOT_FOUND
     default_message = "There is no lockout for that username."
+
+
+class RefreshTokenInvalid(BankError):
+    code = "token_invalid"
+    default_message = "The refresh token is not valid."

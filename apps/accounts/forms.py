@@ -1,7 +1,9 @@
 from django import forms
 
+from banksight.forms import StyledFormMixin
 
-class LoginForm(forms.Form):
+
+class LoginForm(StyledFormMixin, forms.Form):
     username = forms.CharField(
         max_length=150,
         widget=forms.TextInput(attrs={"autofocus": True, "autocomplete": "username"}),
@@ -11,7 +13,7 @@ class LoginForm(forms.Form):
     )
 
 
-class OtpTokenForm(forms.Form):
+class OtpTokenForm(StyledFormMixin, forms.Form):
     token = forms.RegexField(
         label="6-digit code",
         regex=r"^\d{6}$",

@@ -8,9 +8,11 @@ from django.contrib.sessions.models import Session
 from django.db import transaction
 from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
+from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
+from rest_framework_simplejwt.tokens import RefreshToken
 
-from apps.accounts.errors import MfaCodeInvalid, UnknownLockout
+from apps.accounts.errors import MfaCodeInvalid, RefreshTokenInvalid, UnknownLockout
 from apps.accounts.models import User
 from apps.accounts.roles import STAFF_ROLES, Role
 from apps.compliance.services import security_event_record
@@ -92,3 +94,13 @@ def user_deactivate(*, user: User) -> None:
             session.delete()
     for token in OutstandingToken.objects.filter(user=user, expires_at__gt=now):
         BlacklistedToken.objects.get_or_create(token=token)
+
+
+def refresh_token_revoke(*, user: User, token: str) -> None:
+    try:
+        refresh = RefreshToken(token)
+    except TokenError as error:
+        raise RefreshTokenInvalid(fields={"refresh": [str(error)]}) from error
+    if str(refresh.get("user_id")) != str(user.pk):
+        raise RefreshTokenInvalid(fields={"refresh": ["This token belongs to someone else."]})
+    refresh.blacklist()

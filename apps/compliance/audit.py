@@ -26,6 +26,8 @@ AUDITED_MODELS: dict[str, dict] = {
         ],
     },
     "compliance.SecurityEvent": {},
+    # Revoking a mobile sign-in is a security change worth an entry with its actor.
+    "token_blacklist.BlacklistedToken": {},
 }
 
 # Kept out of the trail: these tables change on every request or are logs themselves.

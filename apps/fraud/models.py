@@ -1,1 +1,5 @@
-"""Scoring, alerts, cases and disputes. Models arrive with their issues; register each with the audit trail."""
+"""Scoring, alerts, cases and disputes.
+
+Models arrive with their issues; each is registered with the audit trail
+(apps/compliance/audit.py) or listed there as exempt with a reason.
+"""

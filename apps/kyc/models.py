@@ -1,1 +1,5 @@
-"""Onboarding, identity, sanctions and risk. Models arrive with their issues; register each with the audit trail."""
+"""Onboarding, identity, sanctions and risk.
+
+Models arrive with their issues; each is registered with the audit trail
+(apps/compliance/audit.py) or listed there as exempt with a reason.
+"""

@@ -38,7 +38,9 @@ def api_exception_handler(exc, context):
     if isinstance(exc, BankError):
         return Response(error_body(exc.code, exc.message, exc.fields), status=exc.status)
     if isinstance(exc, DjangoValidationError):
-        fields = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
+        fields = (
+            exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
+        )
         exc = exceptions.ValidationError(fields)
     elif isinstance(exc, Http404):
         exc = exceptions.NotFound()
@@ -47,7 +49,7 @@ def api_exception_handler(exc, context):
 
     response = drf_exception_handler(exc, context)  # keeps headers such as Retry-After
     if response is None:
-        logger.exception("Unhandled API error", exc_info=exc)
+        logger.error("Unhandled API error", exc_info=exc)
         return Response(
             error_body("server_error", "Something went wrong on our side. Please try again."),
             status=status.HTTP_500_INTERNAL_SERVER_ERROR,

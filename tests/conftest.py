@@ -1,0 +1,143 @@
+"""Shared fixtures: real PostgreSQL and Redis (from settings), and a real Celery worker.
+
+The worker is a separate `celery worker` process pointed at the test database. Tests that
+use it need committed rows, so they use `transactional_db`.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+from django.core.cache import cache
+from django.db import connection
+
+from apps.accounts.roles import Role
+from apps.accounts.services import user_create
+from tests.helpers import PASSWORD, totp_code
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(autouse=True)
+def _empty_cache():
+    """Throttle counters and cached sessions must not leak from one test to the next."""
+    cache.clear()
+
+
+@pytest.fixture
+def make_user(db):
+    counter = iter(range(1, 10_000))
+
+    def make(role: Role = Role.CUSTOMER, username: str | None = None, **extra):
+        name = username or f"{role.value}{next(counter)}"
+        return user_create(username=name, password=PASSWORD, role=role, **extra)
+
+    return make
+
+
+@pytest.fixture
+def customer(make_user):
+    return make_user(Role.CUSTOMER, first_name="Casey", last_name="Customer")
+
+
+@pytest.fixture
+def staff(make_user):
+    return make_user(Role.SUPPORT_AGENT, first_name="Sam", last_name="Staff")
+
+
+@pytest.fixture
+def administrator(make_user):
+    return make_user(Role.ADMINISTRATOR)
+
+
+@pytest.fixture
+def verified_client(client):
+    """Log a staff user in with a confirmed authenticator and a verified session."""
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    def sign_in(user):
+        device = TOTPDevice.objects.create(user=user, name="test", confirmed=True)
+        response = client.post(
+            "/staff/login/", {"username": user.username, "password": PASSWORD}
+        )
+        assert response.status_code == 302, response.content
+        response = client.post("/staff/mfa/verify/", {"token": totp_code(device)})
+        assert response.status_code == 302
+        return client
+
+    return sign_in
+
+
+class WorkerProcess:
+    """A real `celery worker` consuming from the test Redis, writing to the test database."""
+
+    def __init__(self) -> None:
+        self.process: subprocess.Popen | None = None
+        self.log_path = BASE_DIR / ".var" / "test" / "worker.log"
+
+    def env(self) -> dict:
+        db = connection.settings_dict
+        database_url = (
+            f"postgresql://{quote(db['USER'])}:{quote(db['PASSWORD'], safe='')}"
+            f"@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+        )
+        from django.conf import settings
+
+        env = dict(os.environ)
+        env.update(
+            DJANGO_SETTINGS_MODULE="banksight.settings_test",
+            DATABASE_URL=database_url,
+            REDIS_URL=settings.REDIS_URL,
+            PYTHONUNBUFFERED="1",
+        )
+        return env
+
+    def start(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            return
+        from banksight.celery import app
+
+        app.control.purge()  # nothing left over from an earlier run
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        log = open(self.log_path, "ab")  # noqa: SIM115 - handed to the child process
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "banksight", "worker", "--pool", "solo",
+             "--loglevel", "info", "-n", f"test-{os.getpid()}@%h", "--without-mingle",
+             "--without-gossip"],
+            env=self.env(), cwd=BASE_DIR, stdout=log, stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"the Celery worker exited; see {self.log_path}")
+            if app.control.ping(timeout=0.5, limit=1):
+                return
+        raise RuntimeError(f"the Celery worker did not answer a ping; see {self.log_path}")
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+        self.process = None
+
+
+@pytest.fixture(scope="session")
+def worker_process(django_db_setup, django_db_blocker):
+    worker = WorkerProcess()
+    yield worker
+    worker.stop()
+
+
+@pytest.fixture
+def celery_worker(worker_process, transactional_db):
+    worker_process.start()
+    return worker_process
