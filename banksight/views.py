@@ -3,7 +3,8 @@
 from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
 from django.contrib.auth.views import redirect_to_login
-from django.shortcuts import render
+from django.shortcuts import redirect, render
+from django.templatetags.static import static
 from django.urls import reverse
 
 from banksight.api.errors import json_error_response
@@ -43,3 +44,8 @@ def server_error(request):
 def admin_login_redirect(request, extra_context=None):
     """The admin has no sign-in of its own: staff sign in with MFA in the back office."""
     return redirect_to_login(request.get_full_path(), reverse(settings.STAFF_LOGIN_URL))
+
+
+@login_not_required
+def favicon(request):
+    return redirect(static("favicon.svg"), permanent=True)

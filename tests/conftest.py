@@ -63,9 +63,7 @@ def verified_client(client):
 
     def sign_in(user):
         device = TOTPDevice.objects.create(user=user, name="test", confirmed=True)
-        response = client.post(
-            "/staff/login/", {"username": user.username, "password": PASSWORD}
-        )
+        response = client.post("/staff/login/", {"username": user.username, "password": PASSWORD})
         assert response.status_code == 302, response.content
         response = client.post("/staff/mfa/verify/", {"token": totp_code(device)})
         assert response.status_code == 302
@@ -107,10 +105,26 @@ class WorkerProcess:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         log = open(self.log_path, "ab")  # noqa: SIM115 - handed to the child process
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "banksight", "worker", "--pool", "solo",
-             "--loglevel", "info", "-n", f"test-{os.getpid()}@%h", "--without-mingle",
-             "--without-gossip"],
-            env=self.env(), cwd=BASE_DIR, stdout=log, stderr=subprocess.STDOUT,
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "banksight",
+                "worker",
+                "--pool",
+                "solo",
+                "--loglevel",
+                "info",
+                "-n",
+                f"test-{os.getpid()}@%h",
+                "--without-mingle",
+                "--without-gossip",
+            ],
+            env=self.env(),
+            cwd=BASE_DIR,
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:

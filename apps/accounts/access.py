@@ -52,7 +52,8 @@ class StaffAreaMiddleware:
         if view_name in STAFF_MFA_VIEWS:
             return None
         if not user.is_verified():
-            step = "staff:mfa-verify" if user_has_device(user, confirmed=True) else "staff:mfa-enrol"
+            enrolled = user_has_device(user, confirmed=True)
+            step = "staff:mfa-verify" if enrolled else "staff:mfa-enrol"
             return redirect(_with_next(step, request.get_full_path()))
         if request.path.startswith("/admin/") and user.role != Role.ADMINISTRATOR:
             raise PermissionDenied("Django's admin is for administrators.")

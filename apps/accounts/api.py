@@ -55,8 +55,11 @@ class TokenObtainApi(TokenObtainPairView):
     @extend_schema(
         summary="Sign in (mobile app)",
         examples=[
-            OpenApiExample("Sign in", value={"username": "alice", "password": "banksight-demo"},
-                           request_only=True),
+            OpenApiExample(
+                "Sign in",
+                value={"username": "alice", "password": "banksight-demo"},
+                request_only=True,
+            ),
         ],
     )
     def post(self, request, *args, **kwargs):
@@ -92,5 +95,3 @@ class MeApi(APIView):
     @extend_schema(summary="The signed-in person", responses=OutputSerializer)
     def get(self, request):
         return Response(self.OutputSerializer(selectors.user_profile(user=request.user)).data)
-
-

@@ -1,3 +1,4 @@
+from drf_spectacular.contrib.rest_framework_simplejwt import SimpleJWTScheme
 from rest_framework_simplejwt.authentication import JWTAuthentication
 
 from apps.compliance.audit import audit_actor_bind
@@ -15,3 +16,10 @@ class AuditedJWTAuthentication(JWTAuthentication):
         if result is not None:
             audit_actor_bind(actor=result[0])
         return result
+
+
+class AuditedJWTScheme(SimpleJWTScheme):
+    """Documents AuditedJWTAuthentication as the bearer scheme in the OpenAPI schema."""
+
+    target_class = "apps.accounts.authentication.AuditedJWTAuthentication"
+    name = "jwtAuth"

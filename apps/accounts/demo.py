@@ -44,8 +44,11 @@ def demo_people_seed() -> list[User]:
         user = User.objects.filter(username=person.username).first()
         if user is None:
             user = services.user_create(
-                username=person.username, password=password, role=person.role,
-                first_name=person.first_name, last_name=person.last_name,
+                username=person.username,
+                password=password,
+                role=person.role,
+                first_name=person.first_name,
+                last_name=person.last_name,
                 email=f"{person.username}@demo.banksight.test",
             )
         else:
@@ -54,9 +57,10 @@ def demo_people_seed() -> list[User]:
             if not user.check_password(password):
                 user.set_password(password)
                 user.save(update_fields=["password"])
-        if person.role in STAFF_ROLES and not TOTPDevice.objects.filter(
-            user=user, confirmed=True
-        ).exists():
+        if (
+            person.role in STAFF_ROLES
+            and not TOTPDevice.objects.filter(user=user, confirmed=True).exists()
+        ):
             # Staff must have MFA; demo staff get a device whose secret demo_logins prints.
             TOTPDevice.objects.create(user=user, name=services.MFA_DEVICE_NAME, confirmed=True)
         users.append(user)

@@ -19,7 +19,12 @@ class OtpTokenForm(StyledFormMixin, forms.Form):
         regex=r"^\d{6}$",
         error_messages={"invalid": "Enter the 6 digits shown in your authenticator app."},
         widget=forms.TextInput(
-            attrs={"inputmode": "numeric", "autocomplete": "one-time-code", "autofocus": True,
-                   "maxlength": 6, "pattern": r"\d{6}"}
+            attrs={
+                "inputmode": "numeric",
+                "autocomplete": "one-time-code",
+                "autofocus": True,
+                "maxlength": 6,
+                "pattern": r"\d{6}",
+            }
         ),
     )

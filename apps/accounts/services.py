@@ -22,12 +22,21 @@ MFA_DEVICE_NAME = "Authenticator app"
 
 @transaction.atomic
 def user_create(
-    *, username: str, password: str, role: Role, email: str = "", first_name: str = "",
+    *,
+    username: str,
+    password: str,
+    role: Role,
+    email: str = "",
+    first_name: str = "",
     last_name: str = "",
 ) -> User:
     user = User(
-        username=username, email=email, first_name=first_name, last_name=last_name,
-        is_staff=role in STAFF_ROLES, is_superuser=role == Role.ADMINISTRATOR,
+        username=username,
+        email=email,
+        first_name=first_name,
+        last_name=last_name,
+        is_staff=role in STAFF_ROLES,
+        is_superuser=role == Role.ADMINISTRATOR,
     )
     user.set_password(password)
     user.save()

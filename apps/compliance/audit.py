@@ -21,8 +21,12 @@ AUDITED_MODELS: dict[str, dict] = {
     "auth.Group": {"m2m_fields": {"permissions"}},
     "otp_totp.TOTPDevice": {
         "exclude_fields": [
-            "key", "last_t", "drift", "throttling_failure_timestamp",
-            "throttling_failure_count", "last_used_at",
+            "key",
+            "last_t",
+            "drift",
+            "throttling_failure_timestamp",
+            "throttling_failure_count",
+            "last_used_at",
         ],
     },
     "compliance.SecurityEvent": {},

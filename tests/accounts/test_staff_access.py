@@ -45,8 +45,8 @@ def _walk(patterns, prefix=""):
 
 
 def staff_side_paths() -> list[str]:
-    paths = sorted({p for p in _walk(get_resolver().url_patterns) if p.startswith(("/staff/", "/admin/"))})
-    return paths
+    every_path = _walk(get_resolver().url_patterns)
+    return sorted({p for p in every_path if p.startswith(("/staff/", "/admin/"))})
 
 
 STAFF_PATHS = staff_side_paths()
