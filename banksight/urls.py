@@ -1,5 +1,6 @@
+from csp.decorators import csp_update
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework_simplejwt.views import TokenRefreshView
 
@@ -16,6 +17,8 @@ api_v1 = [
     path("auth/token/refresh/", TokenRefreshView.as_view(), name="token-refresh"),
     path("auth/logout/", LogoutApi.as_view(), name="logout"),
     path("me", MeApi.as_view(), name="me"),
+    # Unknown API URLs answer in the API's error shape, also while DEBUG is on.
+    re_path(r"^.*$", views.api_not_found),
 ]
 
 urlpatterns = [
@@ -24,7 +27,14 @@ urlpatterns = [
     path("readyz", health.readyz, name="readyz"),
     path("api/v1/", include((api_v1, "api"), namespace="api")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="api-docs"),
+    path(
+        "api/docs/",
+        # Swagger UI sets inline styles; its scripts still come only from our static files.
+        csp_update({"style-src": ["'unsafe-inline'"]})(
+            SpectacularSwaggerSplitView.as_view(url_name="schema")
+        ),
+        name="api-docs",
+    ),
     path("admin/", admin.site.urls),
     path("staff/", include("apps.accounts.staff_urls")),
     path("", include("apps.accounts.urls")),

@@ -47,5 +47,10 @@ def admin_login_redirect(request, extra_context=None):
 
 
 @login_not_required
+def api_not_found(request, *args, **kwargs):
+    return json_error_response("not_found", "There is no such API endpoint.", 404)
+
+
+@login_not_required
 def favicon(request):
     return redirect(static("favicon.svg"), permanent=True)

@@ -63,6 +63,10 @@ def api_exception_handler(exc, context):
         detail = exc.detail if isinstance(exc, exceptions.APIException) else str(exc)
         codes = exc.get_codes() if isinstance(exc, exceptions.APIException) else "error"
         code = codes if isinstance(codes, str) else getattr(exc, "default_code", "error")
+        if isinstance(detail, dict) and "detail" in detail:
+            # simplejwt nests its own detail/code/messages: keep the sentence, drop the rest.
+            code = str(detail.get("code", code))
+            detail = detail["detail"]
         message = " ".join(_flatten(detail))
         response.data = error_body(code, message)
     return response

@@ -150,10 +150,12 @@ def test_a_garbage_bearer_token_is_a_401(client, db):
     assert response.status_code == 401
     body = response.json()
     _assert_error_shape(body, "token_not_valid")
-    assert "nonsense" not in body["message"]
+    assert body["message"] == "Given token not valid for any token type"
 
 
-def test_an_unknown_api_url_is_a_json_404(client, db):
+@pytest.mark.parametrize("debug", [False, True])
+def test_an_unknown_api_url_is_a_json_404(client, db, settings, debug):
+    settings.DEBUG = debug
     response = client.get("/api/v1/does-not-exist")
     assert response.status_code == 404
     _assert_error_shape(response.json(), "not_found")
