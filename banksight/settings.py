@@ -377,6 +377,44 @@ LOGGING = {
     },
 }
 
+# --- Field encryption (AES-256-GCM) for personal data ---------------------------------
+
+
+def _development_field_keys() -> dict:
+    import base64
+    import json
+
+    path = VAR_DIR / "field_keys.json"
+    if not path.exists():
+        VAR_DIR.mkdir(parents=True, exist_ok=True)
+        key = base64.b64encode(secrets.token_bytes(32)).decode()
+        hash_key = base64.b64encode(secrets.token_bytes(32)).decode()
+        path.write_text(json.dumps({"keys": f"dev1:{key}", "active": "dev1", "hash": hash_key}))
+        path.chmod(0o600)
+    return json.loads(path.read_text())
+
+
+if PRODUCTION:
+    FIELD_ENCRYPTION_KEYS = env.str("FIELD_ENCRYPTION_KEYS")
+    FIELD_ENCRYPTION_KEY_ID = env.str("FIELD_ENCRYPTION_KEY_ID")
+    FIELD_HASH_KEY = env.str("FIELD_HASH_KEY")
+else:
+    _field_keys = _development_field_keys()
+    FIELD_ENCRYPTION_KEYS = env.str("FIELD_ENCRYPTION_KEYS", default=_field_keys["keys"])
+    FIELD_ENCRYPTION_KEY_ID = env.str("FIELD_ENCRYPTION_KEY_ID", default=_field_keys["active"])
+    FIELD_HASH_KEY = env.str("FIELD_HASH_KEY", default=_field_keys["hash"])
+
+# --- Core banking ---------------------------------------------------------------------
+
+# BankSight's own IBANs: GBkk BSIG <sort code> <account number>.
+BANK_IBAN_COUNTRY = "GB"
+BANK_CODE = "BSIG"
+BANK_SORT_CODE = env.str("BANK_SORT_CODE", default="404040")
+# Called before a payment completes; each returns allow, hold or reject (see payments.py).
+PAYMENT_SCREENING_HOOKS = env.list(
+    "PAYMENT_SCREENING_HOOKS", default=["apps.accounts.screening.allow_all"]
+)
+
 # --- Demo data ------------------------------------------------------------------------
 
 DEMO_PASSWORD = env.str("DEMO_PASSWORD", default="banksight-demo")

@@ -17,6 +17,7 @@ api_v1 = [
     path("auth/token/refresh/", TokenRefreshView.as_view(), name="token-refresh"),
     path("auth/logout/", LogoutApi.as_view(), name="logout"),
     path("me", MeApi.as_view(), name="me"),
+    path("", include("apps.accounts.banking_api_urls")),
     # Unknown API URLs answer in the API's error shape, also while DEBUG is on.
     re_path(r"^.*$", views.api_not_found),
 ]

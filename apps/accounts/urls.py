@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 
 from apps.accounts import views
 
@@ -10,4 +10,5 @@ urlpatterns = [
     path("login/verify/", views.MfaVerifyView.as_view(), name="mfa-verify"),
     path("logout/", views.SignOutView.as_view(), name="logout"),
     path("security/mfa/", views.CustomerMfaEnrolView.as_view(), name="mfa-enrol"),
+    path("", include("apps.accounts.portal_urls")),
 ]

@@ -13,7 +13,13 @@ from django.apps import apps
 from django.contrib.auth import get_user_model
 
 # "app_label.ModelName" -> reason it is not audited.
-AUDIT_EXEMPT: dict[str, str] = {}
+AUDIT_EXEMPT: dict[str, str] = {
+    "accounts.JournalEntry": (
+        "The ledger is its own record: append-only (a trigger rejects UPDATE and DELETE), "
+        "each entry names who created it and the payment it belongs to."
+    ),
+    "accounts.Posting": "Append-only ledger lines of a JournalEntry; never changed.",
+}
 
 # Registered models, with fields whose values must never be copied into the trail.
 AUDITED_MODELS: dict[str, dict] = {
@@ -30,6 +36,18 @@ AUDITED_MODELS: dict[str, dict] = {
         ],
     },
     "compliance.SecurityEvent": {},
+    "accounts.Customer": {
+        # Ciphertexts show that a value changed without revealing it; keyed hashes stay out.
+        "mask_fields": ["ssn_ciphertext", "national_id_ciphertext", "phone_ciphertext"],
+        "exclude_fields": ["ssn_hash", "national_id_hash", "phone_hash"],
+    },
+    # The balance moves with postings (the ledger records those), not through save().
+    "accounts.Account": {"exclude_fields": ["balance_minor"]},
+    "accounts.Payment": {},
+    "accounts.Payee": {},
+    "accounts.Card": {},
+    "accounts.StandingOrder": {},
+    "accounts.LoanPrequalification": {},
     # Revoking a mobile sign-in is a security change worth an entry with its actor.
     "token_blacklist.BlacklistedToken": {},
 }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import os
 import secrets
 import subprocess
@@ -34,6 +35,9 @@ def _production_env() -> dict:
         "DATABASE_URL": settings.DATABASE_URL,
         "REDIS_URL": settings.REDIS_URL,
         "DJANGO_ALLOWED_HOSTS": "bank.example.com",
+        "FIELD_ENCRYPTION_KEYS": f"k1:{base64.b64encode(secrets.token_bytes(32)).decode()}",
+        "FIELD_ENCRYPTION_KEY_ID": "k1",
+        "FIELD_HASH_KEY": base64.b64encode(secrets.token_bytes(32)).decode(),
     }
 
 

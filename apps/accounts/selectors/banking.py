@@ -1,0 +1,150 @@
+"""Reads for customers: every function is scoped to the customer asking.
+
+Someone else's object and a missing one look the same: NotFound (404).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time
+from decimal import Decimal
+
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from apps.accounts import money
+from apps.accounts.errors import NotFound
+from apps.accounts.models import (
+    Account,
+    Card,
+    Customer,
+    LoanPrequalification,
+    Payee,
+    Payment,
+    Posting,
+    StandingOrder,
+    User,
+)
+
+
+def customer_for_user(*, user: User) -> Customer | None:
+    return Customer.objects.filter(user=user).first() if user.is_authenticated else None
+
+
+def account_list(*, customer: Customer) -> QuerySet[Account]:
+    return customer.accounts.exclude(status=Account.Status.CLOSED).order_by("id")
+
+
+def account_get(*, customer: Customer, account_id) -> Account:
+    account = Account.objects.filter(pk=_int(account_id), customer=customer).first()
+    if account is None:
+        raise NotFound()
+    return account
+
+
+@dataclass(frozen=True)
+class PostingFilters:
+    date_from: date | None = None
+    date_to: date | None = None
+    amount_min: Decimal | None = None  # on the absolute amount
+    amount_max: Decimal | None = None
+    text: str = ""
+
+
+def _day_start(day: date) -> datetime:
+    return timezone.make_aware(datetime.combine(day, time.min))
+
+
+def posting_list(*, account: Account, filters: PostingFilters | None = None) -> QuerySet[Posting]:
+    """An account's history, newest first. Amount filters compare absolute amounts."""
+    filters = filters or PostingFilters()
+    postings = Posting.objects.filter(account=account).select_related("entry")
+    if filters.date_from:
+        postings = postings.filter(booked_at__gte=_day_start(filters.date_from))
+    if filters.date_to:
+        postings = postings.filter(
+            booked_at__lt=_day_start(filters.date_to) + timezone.timedelta(days=1)
+        )
+    if filters.amount_min is not None:
+        minimum = money.to_minor(filters.amount_min, account.currency)
+        postings = postings.filter(Q(amount_minor__gte=minimum) | Q(amount_minor__lte=-minimum))
+    if filters.amount_max is not None:
+        maximum = money.to_minor(filters.amount_max, account.currency)
+        postings = postings.filter(amount_minor__gte=-maximum, amount_minor__lte=maximum)
+    if filters.text:
+        postings = postings.filter(
+            Q(description__icontains=filters.text) | Q(counterparty__icontains=filters.text)
+        )
+    return postings.order_by("-booked_at", "-id")
+
+
+def payment_list(*, customer: Customer) -> QuerySet[Payment]:
+    return customer.payments.select_related("from_account", "to_account").order_by(
+        "-created_at", "-id"
+    )
+
+
+def payment_get(*, customer: Customer, payment_id) -> Payment:
+    payment = payment_list(customer=customer).filter(pk=_int(payment_id)).first()
+    if payment is None:
+        raise NotFound()
+    return payment
+
+
+def payee_list(*, customer: Customer) -> QuerySet[Payee]:
+    return customer.payees.order_by("name", "id")
+
+
+def payee_get(*, customer: Customer, payee_id) -> Payee:
+    payee = payee_list(customer=customer).filter(pk=_int(payee_id)).first()
+    if payee is None:
+        raise NotFound()
+    return payee
+
+
+def card_list(*, customer: Customer) -> QuerySet[Card]:
+    return customer.cards.select_related("account").order_by("id")
+
+
+def card_get(*, customer: Customer, card_id) -> Card:
+    card = card_list(customer=customer).filter(pk=_int(card_id)).first()
+    if card is None:
+        raise NotFound()
+    return card
+
+
+def standing_order_list(*, customer: Customer) -> QuerySet[StandingOrder]:
+    return customer.standing_orders.select_related("payee", "from_account").order_by(
+        "-active", "next_run_on"
+    )
+
+
+def standing_order_get(*, customer: Customer, order_id) -> StandingOrder:
+    order = standing_order_list(customer=customer).filter(pk=_int(order_id)).first()
+    if order is None:
+        raise NotFound()
+    return order
+
+
+def loan_prequalification_list(*, customer: Customer) -> QuerySet[LoanPrequalification]:
+    return customer.loan_prequalifications.order_by("-created_at", "-id")
+
+
+def loan_prequalification_get(*, customer: Customer, prequalification_id) -> LoanPrequalification:
+    result = (
+        loan_prequalification_list(customer=customer).filter(pk=_int(prequalification_id)).first()
+    )
+    if result is None:
+        raise NotFound()
+    return result
+
+
+def _int(value) -> int:
+    """Ids from URLs and bodies: anything that is not a positive integer is simply not found."""
+    try:
+        number = int(value)
+    except (TypeError, ValueError) as error:
+        raise NotFound() from error
+    if number <= 0 or number > 2**63 - 1:
+        raise NotFound()
+    return number
