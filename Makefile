@@ -46,7 +46,7 @@ $(VENDOR)/bootstrap.min.css:
 	  cp "$$tmp/package/LICENSE" $(VENDOR)/LICENSE
 
 stop: ## stop private servers left running by a killed `make run`
-	$(PY) -c 'from banksight import localservices as s; s.stop("dev"); s.stop("test")'
+	$(PY) -c 'from banksight import localservices; localservices.stop_all()'
 
 clean: stop
 	rm -rf $(VENV) .var staticfiles $(VENDOR)

@@ -17,6 +17,7 @@ import json
 import logging
 import os
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -270,7 +271,7 @@ def ensure(profile: str) -> tuple[LocalServices, bool]:
     should call `stop()` when it exits.
     """
     root = profile_root(profile)
-    durable = profile != "test"
+    durable = not profile.startswith("test")
     with _locked(root):
         live = read_live(profile)
         if live is not None:
@@ -305,9 +306,43 @@ def ensure(profile: str) -> tuple[LocalServices, bool]:
         return services, True
 
 
-def stop(profile: str) -> None:
+def stop(profile: str, *, remove: bool = False) -> None:
     root = profile_root(profile)
     with _locked(root):
         _pg_stop(root / "pg")
         _redis_stop(root / "redis")
         (root / "services.json").unlink(missing_ok=True)
+    if remove:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def ensure_private(prefix: str) -> tuple[str, LocalServices]:
+    """Servers of this process alone (one test run), removed again by `stop(remove=True)`.
+
+    Test runs started side by side (two terminals, or helpers) never share a database,
+    a Celery queue or a cache. Folders of runs that were killed are cleaned up here.
+    """
+    for stale in VAR_DIR.glob(f"{prefix}-*"):
+        pid = stale.name.rsplit("-", 1)[-1]
+        if pid.isdigit() and not _pid_alive(int(pid)):
+            stop(stale.name, remove=True)
+    profile = f"{prefix}-{os.getpid()}"
+    services, _ = ensure(profile)
+    return profile, services
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def stop_all() -> None:
+    """Stop every server this checkout started (`make stop`), e.g. after a `kill -9`."""
+    for root in VAR_DIR.iterdir() if VAR_DIR.exists() else []:
+        if (root / "pg").exists() or (root / "redis").exists():
+            stop(root.name, remove=root.name.startswith("test-"))

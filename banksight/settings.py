@@ -56,14 +56,18 @@ REDIS_URL = env.str("REDIS_URL", default="")
 if not (DATABASE_URL and REDIS_URL):
     if PRODUCTION:
         raise ImproperlyConfigured("DATABASE_URL and REDIS_URL are required in production.")
+    import atexit
+
     from banksight import localservices
 
-    _profile = "test" if TESTING else "dev"
-    _services, _owned = localservices.ensure(_profile)
-    if _owned:
-        import atexit
-
-        atexit.register(localservices.stop, _profile)
+    if TESTING:
+        # Each test run gets servers of its own, so runs side by side never collide.
+        _profile, _services = localservices.ensure_private("test")
+        atexit.register(localservices.stop, _profile, remove=True)
+    else:
+        _services, _owned = localservices.ensure("dev")
+        if _owned:
+            atexit.register(localservices.stop, "dev")
     DATABASE_URL = DATABASE_URL or _services.database_url
     REDIS_URL = REDIS_URL or _services.redis_url
 

@@ -77,7 +77,7 @@ class WorkerProcess:
 
     def __init__(self) -> None:
         self.process: subprocess.Popen | None = None
-        self.log_path = BASE_DIR / ".var" / "test" / "worker.log"
+        self.log_path = BASE_DIR / ".var" / "test-logs" / f"worker-{os.getpid()}.log"
 
     def env(self) -> dict:
         db = connection.settings_dict
