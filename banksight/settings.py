@@ -349,6 +349,14 @@ CELERY_BEAT_SCHEDULE = {
         "task": "apps.accounts.tasks.sessions_clear_expired_task",
         "schedule": timedelta(hours=1),
     },
+    "settle-external-payments": {
+        "task": "apps.accounts.tasks.payments_settle_external_task",
+        "schedule": timedelta(seconds=env.int("EXTERNAL_SETTLEMENT_INTERVAL_SECONDS", default=30)),
+    },
+    "run-standing-orders": {
+        "task": "apps.accounts.tasks.standing_orders_run_due_task",
+        "schedule": timedelta(minutes=15),
+    },
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 

@@ -22,6 +22,7 @@ from functools import lru_cache
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+from django.core.signals import setting_changed
 
 PREFIX = "v1"
 
@@ -113,3 +114,11 @@ class EncryptedAttribute:
             setattr(
                 instance, f"{self.name}_hash", blind_index(value, context=context) if value else ""
             )
+
+
+def _forget_keys(*, setting, **kwargs) -> None:
+    if setting.startswith("FIELD_"):
+        keyring.cache_clear()
+
+
+setting_changed.connect(_forget_keys, dispatch_uid="accounts.crypto.forget_keys")

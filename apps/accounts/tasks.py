@@ -21,3 +21,19 @@ def user_deactivate_task(self, *, user_id: int, actor_id: int) -> bool:
 @shared_task
 def sessions_clear_expired_task() -> None:
     management.call_command("clearsessions")
+
+
+@shared_task
+def payments_settle_external_task() -> int:
+    """Beat: settle payments to other banks that have been pending long enough."""
+    from apps.accounts.services.payments import payments_settle_external
+
+    return payments_settle_external()
+
+
+@shared_task
+def standing_orders_run_due_task() -> int:
+    """Beat: pay the standing orders that are due today (idempotent per order and date)."""
+    from apps.accounts.services.standing_orders import standing_orders_run_due
+
+    return standing_orders_run_due()
