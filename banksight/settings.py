@@ -75,10 +75,15 @@ DATABASES = {"default": env.db_url_config(DATABASE_URL)}
 DATABASES["default"].update(
     {
         "ATOMIC_REQUESTS": False,  # services open their own transactions
-        "CONN_MAX_AGE": env.int("DATABASE_CONN_MAX_AGE", default=0),
-        "CONN_HEALTH_CHECKS": True,
+        "CONN_MAX_AGE": 0,  # connections are reused through the pool below
     }
 )
+# psycopg's pool: under ASGI a fresh connection per request would cost more than the query.
+DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+    "min_size": env.int("DATABASE_POOL_MIN", default=1),
+    "max_size": env.int("DATABASE_POOL_MAX", default=20),
+    "timeout": env.int("DATABASE_POOL_TIMEOUT", default=10),
+}
 if DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
     raise ImproperlyConfigured("BankSight runs on PostgreSQL only (DATABASE_URL=postgresql://...).")
 
@@ -157,7 +162,8 @@ MIDDLEWARE = [
     "axes.middleware.AxesMiddleware",
 ]
 
-ROOT_URLCONF = "banksight.urls"
+# Benchmarks mount extra endpoints with bench.urls; nothing else changes this.
+ROOT_URLCONF = env.str("DJANGO_ROOT_URLCONF", default="banksight.urls")
 ASGI_APPLICATION = "banksight.asgi.application"
 WSGI_APPLICATION = "banksight.wsgi.application"
 AUTH_USER_MODEL = "accounts.User"
