@@ -195,7 +195,19 @@ def test_inference_serves_the_model_name_the_app_asks_for(services):
 
 @pytest.mark.parametrize(
     ("service", "variable"),
-    [*((name, "DJANGO_SECRET_KEY") for name in IMAGE_SERVICES), ("postgres", "POSTGRES_PASSWORD")],
+    [
+        *(
+            (name, variable)
+            for name in IMAGE_SERVICES
+            for variable in (
+                "DJANGO_SECRET_KEY",
+                "FIELD_ENCRYPTION_KEYS",
+                "FIELD_ENCRYPTION_KEY_ID",
+                "FIELD_HASH_KEY",
+            )
+        ),
+        ("postgres", "POSTGRES_PASSWORD"),
+    ],
 )
 def test_secrets_must_be_supplied(services, service, variable):
     match = REQUIRED_VARIABLE.fullmatch(_env(services[service])[variable])
