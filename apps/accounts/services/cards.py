@@ -7,22 +7,19 @@ from apps.accounts.models import Card, User
 
 
 @transaction.atomic
+def _card_status_set(*, card: Card, status: Card.Status) -> Card:
+    card = Card.objects.select_for_update().get(pk=card.pk)
+    if card.status == Card.Status.CANCELLED:
+        raise InvalidState("This card is cancelled and cannot be changed.")
+    if card.status != status:  # freezing a frozen card is not an error: the result is the same
+        card.status = status
+        card.save(update_fields=["status"])
+    return card
+
+
 def card_freeze(*, card: Card, actor: User) -> Card:
-    card = Card.objects.select_for_update().get(pk=card.pk)
-    if card.status == Card.Status.CANCELLED:
-        raise InvalidState("A cancelled card cannot be frozen.")
-    if card.status != Card.Status.FROZEN:
-        card.status = Card.Status.FROZEN
-        card.save(update_fields=["status"])
-    return card
+    return _card_status_set(card=card, status=Card.Status.FROZEN)
 
 
-@transaction.atomic
 def card_unfreeze(*, card: Card, actor: User) -> Card:
-    card = Card.objects.select_for_update().get(pk=card.pk)
-    if card.status == Card.Status.CANCELLED:
-        raise InvalidState("A cancelled card cannot be unfrozen.")
-    if card.status != Card.Status.ACTIVE:
-        card.status = Card.Status.ACTIVE
-        card.save(update_fields=["status"])
-    return card
+    return _card_status_set(card=card, status=Card.Status.ACTIVE)
