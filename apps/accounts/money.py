@@ -20,6 +20,7 @@ CURRENCY_EXPONENTS: dict[str, int] = {
 CURRENCY_CHOICES = [(code, code) for code in sorted(CURRENCY_EXPONENTS)]
 # No single payment is larger than this (in major units); bigger numbers are typos or attacks.
 MAX_PAYMENT = Decimal("1000000000")
+_GROUPED = re.compile(r"^[0-9]{1,3}(,[0-9]{3})+(\.[0-9]+)?$")
 _PLAIN_DECIMAL = re.compile(r"^-?[0-9]{1,15}(\.[0-9]{1,12})?$")
 
 
@@ -38,7 +39,9 @@ def parse_amount(raw, currency: str) -> Decimal:
     """Parse a positive amount with no more decimals than the currency has."""
     if isinstance(raw, float):
         raise AmountError('Send the amount as a string, such as "12.50".')
-    text = str(raw).strip().replace(",", "") if isinstance(raw, str) else str(raw)
+    text = str(raw).strip()
+    if _GROUPED.match(text):  # "1,250.00": thousands separators, correctly placed
+        text = text.replace(",", "")
     if not _PLAIN_DECIMAL.match(text):
         raise AmountError("Enter an amount such as 12.50.")
     try:

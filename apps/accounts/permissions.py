@@ -2,7 +2,11 @@ from rest_framework.permissions import BasePermission
 
 
 class IsCustomer(BasePermission):
-    """Banking endpoints are for customers with a profile; staff use the back office."""
+    """Banking endpoints are for customers; staff use the back office.
+
+    It checks the role only: a customer without a profile passes, and the views answer
+    with empty lists, 404 on details and 403 on writes.
+    """
 
     message = "These endpoints are for customers."
 

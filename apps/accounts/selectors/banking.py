@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, time
-from decimal import Decimal
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
 from django.db.models import Q, QuerySet
 from django.utils import timezone
@@ -35,7 +35,9 @@ def account_list(*, customer: Customer) -> QuerySet[Account]:
     return customer.accounts.exclude(status=Account.Status.CLOSED).order_by("id")
 
 
-def account_get(*, customer: Customer, account_id) -> Account:
+def account_get(*, customer: Customer | None, account_id) -> Account:
+    if customer is None:  # customer=None would match the bank's own internal accounts
+        raise NotFound()
     account = Account.objects.filter(pk=_int(account_id), customer=customer).first()
     if account is None:
         raise NotFound()
@@ -61,15 +63,15 @@ def posting_list(*, account: Account, filters: PostingFilters | None = None) -> 
     postings = Posting.objects.filter(account=account).select_related("entry")
     if filters.date_from:
         postings = postings.filter(booked_at__gte=_day_start(filters.date_from))
-    if filters.date_to:
+    if filters.date_to and filters.date_to < date.max:
         postings = postings.filter(
             booked_at__lt=_day_start(filters.date_to) + timezone.timedelta(days=1)
         )
     if filters.amount_min is not None:
-        minimum = money.to_minor(filters.amount_min, account.currency)
+        minimum = _minor_ceil(filters.amount_min, account.currency)
         postings = postings.filter(Q(amount_minor__gte=minimum) | Q(amount_minor__lte=-minimum))
     if filters.amount_max is not None:
-        maximum = money.to_minor(filters.amount_max, account.currency)
+        maximum = _minor_floor(filters.amount_max, account.currency)
         postings = postings.filter(amount_minor__gte=-maximum, amount_minor__lte=maximum)
     if filters.text:
         postings = postings.filter(
@@ -137,6 +139,15 @@ def loan_prequalification_get(*, customer: Customer, prequalification_id) -> Loa
     if result is None:
         raise NotFound()
     return result
+
+
+def _minor_floor(amount: Decimal, currency: str) -> int:
+    """A filter bound in minor units; extra decimals round towards the range's inside."""
+    return int((amount.scaleb(money.exponent(currency))).to_integral_value(rounding=ROUND_FLOOR))
+
+
+def _minor_ceil(amount: Decimal, currency: str) -> int:
+    return int((amount.scaleb(money.exponent(currency))).to_integral_value(rounding=ROUND_CEILING))
 
 
 def _int(value) -> int:

@@ -13,8 +13,8 @@ from apps.accounts.errors import InvalidState, PaymentInvalid
 from apps.accounts.models import Account, Customer, LoanPrequalification, Payment, Posting
 
 MINIMUM_INCOME = 12_000  # major units, per year
-INCOME_SHARE = 0.5  # of the income we trust
-SAVINGS_SHARE = 0.25  # of current balances
+INCOME_DIVISOR = 2  # lend up to half the income we trust ...
+SAVINGS_DIVISOR = 4  # ... plus a quarter of current balances
 ROUND_TO = 100
 
 
@@ -66,7 +66,7 @@ def loan_prequalify(*, customer: Customer, stated_annual_income) -> LoanPrequali
     maximum = 0
     if eligible:
         trusted_income = min(income_minor, observed_annual)
-        maximum = int(trusted_income * INCOME_SHARE + max(balances, 0) * SAVINGS_SHARE)
+        maximum = trusted_income // INCOME_DIVISOR + max(balances, 0) // SAVINGS_DIVISOR
         if outflow > inflow:
             maximum //= 2
             reasons.append("More money left your accounts than came in: the range is halved.")

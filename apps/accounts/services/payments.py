@@ -103,9 +103,12 @@ def _validate(
         errors["currency"] = ["Use a supported ISO 4217 currency code, such as GBP or EUR."]
     if len(reference) > REFERENCE_MAX or any(ord(ch) < 32 for ch in reference):
         errors["reference"] = [f"Use at most {REFERENCE_MAX} printable characters."]
+    # customer=None would match the bank's internal accounts: never a source.
     source = (
         Account.objects.filter(pk=from_account_id, customer=customer).first()
-        if isinstance(from_account_id, int)
+        if customer is not None
+        and isinstance(from_account_id, int)
+        and not isinstance(from_account_id, bool)
         else None
     )
     if source is None:
