@@ -377,6 +377,10 @@ class StandingOrder(models.Model):
     def __str__(self) -> str:
         return f"{self.get_frequency_display()} to {self.payee.name}"
 
+    @property
+    def amount(self):
+        return from_minor(self.amount_minor, self.currency)
+
 
 class LoanPrequalification(models.Model):
     """The stored outcome of a loan pre-qualification: an indicative range and the reasons."""

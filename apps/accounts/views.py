@@ -14,7 +14,7 @@ from django.urls import reverse
 from django.utils.decorators import method_decorator
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.views import View
-from django.views.generic import FormView, TemplateView
+from django.views.generic import FormView
 from django_otp import login as otp_login
 from django_otp import user_has_device
 
@@ -160,7 +160,3 @@ class MfaEnrolView(FormView):
 
 class CustomerMfaEnrolView(CustomerRequiredMixin, MfaEnrolView):
     pass
-
-
-class HomeView(CustomerRequiredMixin, TemplateView):
-    template_name = "accounts/home.html"

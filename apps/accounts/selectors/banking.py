@@ -6,7 +6,7 @@ Someone else's object and a missing one look the same: NotFound (404).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
 from django.db.models import Q, QuerySet
@@ -64,9 +64,7 @@ def posting_list(*, account: Account, filters: PostingFilters | None = None) -> 
     if filters.date_from:
         postings = postings.filter(booked_at__gte=_day_start(filters.date_from))
     if filters.date_to and filters.date_to < date.max:
-        postings = postings.filter(
-            booked_at__lt=_day_start(filters.date_to) + timezone.timedelta(days=1)
-        )
+        postings = postings.filter(booked_at__lt=_day_start(filters.date_to) + timedelta(days=1))
     if filters.amount_min is not None:
         minimum = _minor_ceil(filters.amount_min, account.currency)
         postings = postings.filter(Q(amount_minor__gte=minimum) | Q(amount_minor__lte=-minimum))
@@ -78,6 +76,15 @@ def posting_list(*, account: Account, filters: PostingFilters | None = None) -> 
             Q(description__icontains=filters.text) | Q(counterparty__icontains=filters.text)
         )
     return postings.order_by("-booked_at", "-id")
+
+
+def posting_list_recent(*, customer: Customer) -> QuerySet[Posting]:
+    """The customer's history across all their open accounts, newest first."""
+    return (
+        Posting.objects.filter(account__in=account_list(customer=customer))
+        .select_related("entry", "account")
+        .order_by("-booked_at", "-id")
+    )
 
 
 def payment_list(*, customer: Customer) -> QuerySet[Payment]:

@@ -95,7 +95,8 @@ def _validate(
     errors: dict[str, list[str]] = {}
     if not idempotency_key or not IDEMPOTENCY_KEY.match(idempotency_key):
         errors["idempotency_key"] = [
-            "Send an Idempotency-Key header of 1 to 100 printable characters."
+            "An idempotency key (the Idempotency-Key header) of 1 to 100 printable "
+            "characters is required."
         ]
     if (to_account_id is None) == (not to_iban):
         errors["to_account"] = ["Give either to_account or to_iban, not both and not neither."]

@@ -118,6 +118,8 @@ def standing_orders_run_due(*, today: date | None = None) -> int:
 
 @transaction.atomic
 def standing_order_cancel(*, order: StandingOrder) -> StandingOrder:
-    order.active = False
-    order.save(update_fields=["active"])
+    order = StandingOrder.objects.select_for_update().get(pk=order.pk)
+    if order.active:  # cancelling twice is not an error: the result is the same
+        order.active = False
+        order.save(update_fields=["active"])
     return order
