@@ -11,9 +11,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import random
+import subprocess
+import sys
 import time
 from decimal import Decimal
+from pathlib import Path
 
 import httpx
 from stack import running_stack, summary
@@ -79,6 +83,23 @@ def main() -> None:
             _fire(stack.base_url, token, mixed, args.connections)
         )
         final = Decimal(client.get(f"/api/v1/accounts/{checking['id']}/").json()["balance"])
+        service = json.loads(
+            subprocess.run(
+                [
+                    sys.executable,
+                    str(Path(__file__).with_name("service_transfers.py")),
+                    str(args.transfers),
+                    str(args.retries),
+                    "8",
+                ],
+                env=stack.env,
+                check=True,
+                capture_output=True,
+                text=True,
+            )
+            .stdout.strip()
+            .splitlines()[-1]
+        )
         reconcile = stack.manage("reconcile").strip()
     expected = start_balance - Decimal(args.transfers)
     stats = summary(latencies, elapsed)
@@ -96,6 +117,14 @@ def main() -> None:
         f"{'exact' if final == expected else 'WRONG'}"
     )
     print(f"  double debits: {0 if final == expected else 'YES'}; reconcile: {reconcile}")
+    service_expected = Decimal(service["start"]) - Decimal(args.transfers)
+    print(
+        f"Same race through the payment service, 8 threads, no HTTP: "
+        f"{args.transfers / service['seconds']:.1f} transfers/s; created {service['created']}, "
+        f"replayed {service['replayed']}, errors {service['errors']}; balance "
+        f"{service['start']} -> {service['final']} "
+        f"({'exact' if Decimal(service['final']) == service_expected else 'WRONG'})"
+    )
 
 
 if __name__ == "__main__":

@@ -24,6 +24,7 @@ from banksight import localservices
 class Stack:
     base_url: str
     env: dict
+    workers: int
 
     def token(self, username: str = "alice", password: str = "banksight-demo") -> str:
         response = httpx.post(
@@ -46,7 +47,9 @@ class Stack:
 
 
 @contextlib.contextmanager
-def running_stack(port: int = 8765):
+def running_stack(port: int = 8765, workers: int | None = None):
+    """uvicorn with one worker process per core, less one core for the load generator."""
+    workers = workers or max(1, (os.cpu_count() or 1) - 1)
     profile, services = localservices.ensure_private("bench")
     env = dict(os.environ)
     env.update(
@@ -61,7 +64,7 @@ def running_stack(port: int = 8765):
     )
     server = None
     try:
-        stack = Stack(base_url=f"http://127.0.0.1:{port}", env=env)
+        stack = Stack(base_url=f"http://127.0.0.1:{port}", env=env, workers=workers)
         stack.manage("migrate", "--noinput")
         stack.manage("seed_demo")
         server = subprocess.Popen(
@@ -75,6 +78,8 @@ def running_stack(port: int = 8765):
                 "--no-access-log",
                 "--log-level",
                 "warning",
+                "--workers",
+                str(workers),
             ],
             cwd=BASE_DIR,
             env=env,

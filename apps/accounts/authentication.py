@@ -1,6 +1,10 @@
 from drf_spectacular.contrib.rest_framework_simplejwt import SimpleJWTScheme
+from rest_framework.exceptions import AuthenticationFailed
 from rest_framework_simplejwt.authentication import JWTAuthentication
+from rest_framework_simplejwt.exceptions import InvalidToken
+from rest_framework_simplejwt.settings import api_settings
 
+from apps.accounts.models import User
 from apps.compliance.audit import audit_actor_bind
 
 
@@ -16,6 +20,24 @@ class AuditedJWTAuthentication(JWTAuthentication):
         if result is not None:
             audit_actor_bind(actor=result[0])
         return result
+
+    def get_user(self, validated_token):
+        # simplejwt's own lookup, with the customer profile in the same query: nearly every
+        # API call needs it. (CHECK_REVOKE_TOKEN is not used here.)
+        try:
+            user_id = validated_token[api_settings.USER_ID_CLAIM]
+        except KeyError as error:
+            raise InvalidToken("Token contained no recognizable user identification") from error
+        user = (
+            User.objects.select_related("customer")
+            .filter(**{api_settings.USER_ID_FIELD: user_id})
+            .first()
+        )
+        if user is None:
+            raise AuthenticationFailed("User not found", code="user_not_found")
+        if not user.is_active:
+            raise AuthenticationFailed("User is inactive", code="user_inactive")
+        return user
 
 
 class AuditedJWTScheme(SimpleJWTScheme):

@@ -11,11 +11,14 @@ from apps.accounts.roles import STAFF_ROLES, Role
 class User(AbstractUser):
     """A person who logs in: a customer or a member of staff, never both.
 
-    The role is the user's one role group (see `roles.py`); `is_staff` mirrors whether
-    that role belongs to the back office.
+    `role` is the user's one role. The services that set it (user_create, user_role_set)
+    also make the user a member of that role's group, which carries its permissions, and
+    set `is_staff` to whether the role belongs to the back office. The field saves a query
+    on every request that only asks "is this a customer?".
     """
 
     email = models.EmailField("email address", blank=True)
+    role = models.CharField(max_length=30, choices=Role.choices, blank=True, db_index=True)
 
     class Meta:
         ordering = ["username"]
@@ -26,15 +29,6 @@ class User(AbstractUser):
             ("view_audit_trail", "Can read the audit trail"),
             ("deactivate_user", "Can deactivate a user and revoke their sessions"),
         ]
-
-    @property
-    def role(self) -> Role | None:
-        cached = getattr(self, "_role_cache", None)
-        if cached is None:
-            names = {group.name for group in self.groups.all()}
-            cached = next((role for role in Role if role.value in names), False)
-            self._role_cache = cached
-        return cached or None
 
     @property
     def is_customer(self) -> bool:

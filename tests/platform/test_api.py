@@ -198,7 +198,7 @@ def test_throttle_counters_live_in_redis(client, db):
     from django_redis import get_redis_connection
 
     client.post("/api/v1/auth/token/refresh/", {"refresh": "x"}, content_type="application/json")
-    keys = get_redis_connection("default").keys("*throttle_anon*")
+    keys = get_redis_connection("default").keys("*throttle:anon*")
     assert keys
 
 

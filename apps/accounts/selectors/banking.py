@@ -28,7 +28,12 @@ from apps.accounts.models import (
 
 
 def customer_for_user(*, user: User) -> Customer | None:
-    return Customer.objects.filter(user=user).first() if user.is_authenticated else None
+    if not user.is_authenticated:
+        return None
+    try:
+        return user.customer  # loaded with the user by the API's authentication
+    except Customer.DoesNotExist:
+        return None
 
 
 def account_list(*, customer: Customer) -> QuerySet[Account]:

@@ -21,7 +21,7 @@ def mfa_device_get_confirmed(*, user: User) -> TOTPDevice | None:
 def user_profile(*, user: User) -> dict:
     return {
         "username": user.username,
-        "role": user.role.value if user.role else None,
+        "role": user.role or None,
         "profile": {
             "first_name": user.first_name,
             "last_name": user.last_name,

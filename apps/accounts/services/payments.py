@@ -2,13 +2,14 @@
 
 Safety, in order:
 - Input is validated before anything is written (PaymentInvalid names the fields).
-- The Payment row is inserted first. Its (customer, idempotency_key) unique constraint
-  settles a race between two requests with one key: the second INSERT waits for the
-  first transaction, then fails; that transaction rolls back whole, and the caller gets
-  the first payment. The same key never debits twice.
-- Accounts are then locked in primary-key order and funds checked under the lock, so
-  concurrent debits of one account are serialised and cannot pass its limit (PostgreSQL's
-  CHECK on the cached balance would refuse it anyway).
+- Accounts are locked in primary-key order and funds checked under the lock, so concurrent
+  debits of one account are serialised and cannot pass its limit (PostgreSQL's CHECK on
+  the cached balance would refuse it anyway).
+- Under the lock the idempotency key is looked up again: a twin request that waited for
+  the lock finds the first payment and returns it. Should two twins still both insert, the
+  (customer, idempotency_key) unique constraint fails the second INSERT, its transaction
+  rolls back whole, and it answers with the first payment. The same key never debits twice.
+- The payment row is written once, with its outcome: one INSERT, one audit entry.
 """
 
 from __future__ import annotations
@@ -64,6 +65,8 @@ def _destination(
     """(account credited, kind, normalised IBAN) for what the customer asked."""
     if to_account_id is not None:
         target = Account.objects.filter(pk=to_account_id, customer=customer).first()
+        if target is not None:
+            target.customer = customer
         if target is None:
             raise PaymentInvalid(fields={"to_account": ["Choose one of your accounts."]})
         return target, Payment.Kind.OWN, target.iban or ""
@@ -74,7 +77,12 @@ def _destination(
             Payment.Kind.EXTERNAL,
             str(iban),
         )
-    target = Account.objects.filter(iban=str(iban)).exclude(type=Account.Type.INTERNAL).first()
+    target = (
+        Account.objects.select_related("customer")
+        .filter(iban=str(iban))
+        .exclude(type=Account.Type.INTERNAL)
+        .first()
+    )
     if target is None:
         raise PaymentInvalid(fields={"to_iban": ["No BankSight account has this IBAN."]})
     kind = Payment.Kind.OWN if target.customer_id == customer.pk else Payment.Kind.INTERNAL
@@ -175,30 +183,33 @@ def payment_create(
         )
     if target.pk == source.pk:
         raise PaymentInvalid(fields={"to_account": ["Choose a different account to pay into."]})
+    payment = Payment(
+        customer=customer,
+        from_account=source,
+        to_account=None if kind == Payment.Kind.EXTERNAL else target,
+        to_iban=iban,
+        to_name=_holder_name(target, kind) or to_name.strip()[:140],
+        kind=kind,
+        amount_minor=money.to_minor(amount_value, currency),
+        currency=currency,
+        reference=reference,
+        status=Payment.Status.PENDING,
+        idempotency_key=idempotency_key,
+        request_fingerprint=fingerprint,
+        standing_order=standing_order,
+        created_by=actor,
+    )
     try:
-        payment = _execute(
-            customer=customer,
-            actor=actor,
-            source=source,
-            target=target,
-            kind=kind,
-            iban=iban,
-            amount_minor=money.to_minor(amount_value, currency),
-            currency=currency,
-            reference=reference,
-            idempotency_key=idempotency_key,
-            fingerprint=fingerprint,
-            standing_order=standing_order,
-            to_name=to_name.strip()[:140],
-        )
+        return _execute(payment=payment, source=source, target=target, actor=actor)
     except IntegrityError as error:
+        # A twin with the same key from another account got in first (the lock did not
+        # serialise the two): answer with its payment, or refuse a different request.
         if "payment_idempotency_key_unique" not in str(error):
             raise
         replay = _replay(customer=customer, key=idempotency_key, fingerprint=fingerprint)
         if replay is None:
             raise
         return replay, False
-    return payment, True
 
 
 def _replay(*, customer: Customer, key: str, fingerprint: str) -> Payment | None:
@@ -208,105 +219,76 @@ def _replay(*, customer: Customer, key: str, fingerprint: str) -> Payment | None
     return existing
 
 
-@transaction.atomic(durable=True)
-def _execute(
-    *,
-    customer,
-    actor,
-    source,
-    target,
-    kind,
-    iban,
-    amount_minor,
-    currency,
-    reference,
-    idempotency_key,
-    fingerprint,
-    standing_order,
-    to_name,
-) -> Payment:
-    # The INSERT comes first: a concurrent twin with the same key waits here.
-    payment = Payment.objects.create(
-        customer=customer,
-        from_account=source,
-        to_account=None if kind == Payment.Kind.EXTERNAL else target,
-        to_iban=iban,
-        to_name=_holder_name(target, kind) or to_name,
-        kind=kind,
-        amount_minor=amount_minor,
-        currency=currency,
-        reference=reference,
-        status=Payment.Status.PENDING,
-        idempotency_key=idempotency_key,
-        request_fingerprint=fingerprint,
-        standing_order=standing_order,
-        created_by=actor,
-    )
-    locked = accounts_lock(ids=[source.pk, target.pk])
-    source, target = locked[source.pk], locked[target.pk]
-    if source.status != Account.Status.OPEN:
-        raise AccountNotOpen(fields={"from_account": [AccountNotOpen.default_message]})
-    if target.status != Account.Status.OPEN:
-        raise AccountNotOpen(
-            fields={
-                "to_account" if kind == Payment.Kind.OWN else "to_iban": [
-                    "The receiving account cannot take payments right now."
-                ]
-            }
-        )
-    if source.available_minor < amount_minor:
-        most = money.format_money(max(source.available_minor, 0), currency)
-        raise InsufficientFunds(fields={"amount": [f"You can send at most {most}."]})
-
-    decision = payment_screen(payment)
-    if decision.outcome is Outcome.HOLD:
-        payment.status, payment.status_reason = Payment.Status.HELD_FOR_REVIEW, decision.reason
-        payment.save(update_fields=["status", "status_reason"])
-        return payment
-    if decision.outcome is Outcome.REJECT:
-        payment.status, payment.status_reason = Payment.Status.REJECTED, decision.reason
-        payment.save(update_fields=["status", "status_reason"])
-        return payment
-    _post_payment(payment=payment, source=source, target=target, actor=actor)
-    return payment
-
-
 def _holder_name(target: Account, kind: Payment.Kind) -> str:
     if kind == Payment.Kind.EXTERNAL or target.customer is None:
         return ""
     return target.customer.full_name
 
 
-def _post_payment(*, payment: Payment, source: Account, target: Account, actor) -> None:
-    """Move the money of an allowed payment. The caller holds both accounts' locks."""
-    reference = payment.reference or "Payment"
-    if payment.kind == Payment.Kind.EXTERNAL:
-        journal_entry_post(
-            kind=JournalEntry.Kind.EXTERNAL_PAYMENT,
-            description=reference,
-            payment=payment,
-            actor=actor,
-            legs=[
-                Leg(source, -payment.amount_minor, reference, payment.to_iban),
-                Leg(target, payment.amount_minor, reference, payment.to_iban),
-            ],
+@transaction.atomic(durable=True)
+def _execute(*, payment: Payment, source: Account, target: Account, actor) -> tuple[Payment, bool]:
+    """Lock both accounts, check, screen, and write the payment once, with its outcome.
+
+    Locking first serialises a concurrent twin (same key, same account) behind the first
+    request; once it has the lock the twin finds the first payment and returns it.
+    """
+    locked = accounts_lock(ids=[source.pk, target.pk])
+    source, target = locked[source.pk], locked[target.pk]
+    twin = _replay(
+        customer=payment.customer,
+        key=payment.idempotency_key,
+        fingerprint=payment.request_fingerprint,
+    )
+    if twin is not None:
+        return twin, False
+    if source.status != Account.Status.OPEN:
+        raise AccountNotOpen(fields={"from_account": [AccountNotOpen.default_message]})
+    if target.status != Account.Status.OPEN:
+        field = "to_account" if payment.kind == Payment.Kind.OWN else "to_iban"
+        raise AccountNotOpen(
+            fields={field: ["The receiving account cannot take payments right now."]}
         )
-        payment.status = Payment.Status.PENDING  # until settlement
-        payment.save(update_fields=["status"])
-        return
-    payer = source.customer.full_name if source.customer else ""
+    if source.available_minor < payment.amount_minor:
+        most = money.format_money(max(source.available_minor, 0), payment.currency)
+        raise InsufficientFunds(fields={"amount": [f"You can send at most {most}."]})
+
+    # The hooks see the payment before it is saved: nothing is written unless allowed.
+    decision = payment_screen(payment)
+    if decision.outcome is not Outcome.ALLOW:
+        payment.status = (
+            Payment.Status.HELD_FOR_REVIEW
+            if decision.outcome is Outcome.HOLD
+            else Payment.Status.REJECTED
+        )
+        payment.status_reason = decision.reason
+        payment.save()
+        return payment, True
+    _post_payment(payment=payment, source=source, target=target, actor=actor)
+    return payment, True
+
+
+def _post_payment(*, payment: Payment, source: Account, target: Account, actor) -> None:
+    """Save an allowed payment with its outcome and move the money. The caller holds both
+    accounts' locks. A payment to another bank stays pending until settlement."""
+    external = payment.kind == Payment.Kind.EXTERNAL
+    if external:
+        payment.status = Payment.Status.PENDING
+    else:
+        payment.status, payment.completed_at = Payment.Status.COMPLETED, timezone.now()
+    payment.save()
+    reference = payment.reference or "Payment"
+    payee = payment.to_iban if external else (payment.to_name or target.name)
+    payer = payment.to_iban if external else payment.customer.full_name
     journal_entry_post(
-        kind=JournalEntry.Kind.TRANSFER,
+        kind=JournalEntry.Kind.EXTERNAL_PAYMENT if external else JournalEntry.Kind.TRANSFER,
         description=reference,
         payment=payment,
         actor=actor,
         legs=[
-            Leg(source, -payment.amount_minor, reference, payment.to_name or target.name),
+            Leg(source, -payment.amount_minor, reference, payee),
             Leg(target, payment.amount_minor, reference, payer),
         ],
     )
-    payment.status, payment.completed_at = Payment.Status.COMPLETED, timezone.now()
-    payment.save(update_fields=["status", "completed_at"])
 
 
 def payments_settle_external(*, older_than: timedelta = timedelta(seconds=30)) -> int:

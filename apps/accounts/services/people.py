@@ -37,6 +37,7 @@ def user_create(
         last_name=last_name,
         is_staff=role in STAFF_ROLES,
         is_superuser=role == Role.ADMINISTRATOR,
+        role=role,
     )
     user.set_password(password)
     user.save()
@@ -45,13 +46,13 @@ def user_create(
 
 
 def user_role_set(*, user: User, role: Role) -> User:
-    """A user has exactly one role; staff flags follow from it."""
+    """A user has exactly one role; the role group and the staff flags follow from it."""
     with transaction.atomic():
+        user.role = role
         user.is_staff = role in STAFF_ROLES
         user.is_superuser = role == Role.ADMINISTRATOR
-        user.save(update_fields=["is_staff", "is_superuser"])
+        user.save(update_fields=["role", "is_staff", "is_superuser"])
         user.groups.set([Group.objects.get(name=role.value)])
-    user._role_cache = None
     return user
 
 
