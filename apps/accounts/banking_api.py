@@ -64,6 +64,20 @@ def _customer(request) -> Customer | None:
     return selectors.customer_for_user(user=request.user)
 
 
+def _customer_page(view, request, select) -> Response:
+    """A cursor page of `select(customer=...)`; a customer without a profile owns nothing."""
+    customer = _customer(request)
+    if customer is None:
+        return empty_page()
+    return paginated_response(
+        pagination_class=view.pagination_class,
+        serializer_class=view.OutputSerializer,
+        queryset=select(customer=customer),
+        request=request,
+        view=view,
+    )
+
+
 def _customer_or_404(request) -> Customer:
     """For reads of one object: without a profile, nothing is theirs."""
     customer = _customer(request)
@@ -725,16 +739,7 @@ class PaymentListCreateApi(APIView):
         },
     )
     def get(self, request):
-        customer = _customer(request)
-        if customer is None:
-            return empty_page()
-        return paginated_response(
-            pagination_class=self.pagination_class,
-            serializer_class=self.OutputSerializer,
-            queryset=selectors.payment_list(customer=customer),
-            request=request,
-            view=self,
-        )
+        return _customer_page(self, request, selectors.payment_list)
 
     @extend_schema(
         summary="Make a payment",
@@ -1139,16 +1144,7 @@ class LoanPrequalificationListCreateApi(APIView):
         },
     )
     def get(self, request):
-        customer = _customer(request)
-        if customer is None:
-            return empty_page()
-        return paginated_response(
-            pagination_class=self.pagination_class,
-            serializer_class=self.OutputSerializer,
-            queryset=selectors.loan_prequalification_list(customer=customer),
-            request=request,
-            view=self,
-        )
+        return _customer_page(self, request, selectors.loan_prequalification_list)
 
     @extend_schema(
         summary="Pre-qualify for a loan",
