@@ -3,7 +3,7 @@
 from celery import shared_task
 from django.core import management
 
-from apps.compliance.audit import ActorTask
+from apps.compliance.audit import ActorTask, SystemTask
 
 
 @shared_task(base=ActorTask, bind=True, max_retries=3, default_retry_delay=10)
@@ -23,7 +23,7 @@ def sessions_clear_expired_task() -> None:
     management.call_command("clearsessions")
 
 
-@shared_task
+@shared_task(base=SystemTask)
 def payments_settle_external_task() -> int:
     """Beat: settle payments to other banks that have been pending long enough."""
     from apps.accounts.services.payments import payments_settle_external
@@ -31,7 +31,7 @@ def payments_settle_external_task() -> int:
     return payments_settle_external()
 
 
-@shared_task
+@shared_task(base=SystemTask)
 def standing_orders_run_due_task() -> int:
     """Beat: pay the standing orders that are due today (idempotent per order and date)."""
     from apps.accounts.services.standing_orders import standing_orders_run_due

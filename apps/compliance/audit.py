@@ -89,3 +89,35 @@ class ActorTask(Task):
         actor = get_user_model().objects.filter(pk=kwargs["actor_id"]).first()
         with set_actor(actor):
             return super().__call__(*args, **kwargs)
+
+
+SYSTEM_USERNAME = "system"
+
+
+def system_actor():
+    """The bank's own account, the actor of scheduled work that no person asked for.
+
+    It cannot sign in (inactive, no usable password) and has no role.
+    """
+    user_model = get_user_model()
+    user = user_model.objects.filter(username=SYSTEM_USERNAME).first()
+    if user is None:
+        user = user_model(
+            username=SYSTEM_USERNAME,
+            first_name="BankSight",
+            last_name="scheduler",
+            is_active=False,
+        )
+        user.set_unusable_password()
+        user.save()
+    return user
+
+
+class SystemTask(Task):
+    """Base for celery beat tasks that change audited data: they run as `system_actor()`."""
+
+    abstract = True
+
+    def __call__(self, *args, **kwargs):
+        with set_actor(system_actor()):
+            return super().__call__(*args, **kwargs)

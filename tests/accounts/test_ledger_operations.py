@@ -7,6 +7,7 @@ from decimal import Decimal
 from io import StringIO
 
 import pytest
+from auditlog.models import LogEntry
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
@@ -113,6 +114,10 @@ def test_the_worker_settles_payments_to_other_banks(celery_worker, db):
     payment.refresh_from_db()
     assert payment.status == Payment.Status.COMPLETED
     assert payment.completed_at is not None
+    # Nobody asked for the settlement: the bank's system account is its audit actor.
+    entry = LogEntry.objects.get_for_object(payment).filter(action=LogEntry.Action.UPDATE).get()
+    assert entry.actor.username == "system"
+    assert not entry.actor.is_active
 
 
 def _salary(account, amount_minor, days_ago):
