@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
 
 from django.db import transaction
@@ -33,20 +34,33 @@ def customer_make(user: User | None = None, *, username: str | None = None, **pr
     return customer_create(user=user, **profile)
 
 
-def account_fund(account: Account, amount: str | Decimal) -> None:
-    minor = money.to_minor(Decimal(str(amount)), account.currency)
-    source = internal_account(purpose="opening_balances", currency=account.currency)
+def ledger_book(
+    account: Account,
+    minor: int,
+    description: str = "Opening balance",
+    *,
+    kind: JournalEntry.Kind = JournalEntry.Kind.OPENING,
+    counterparty: str = "",
+    booked_at: datetime | None = None,
+) -> None:
+    """Book money into (positive) or out of (negative) an account, against the bank."""
+    bank = internal_account(purpose="opening_balances", currency=account.currency)
     with transaction.atomic():
-        locked = accounts_lock(ids=[account.pk, source.pk])
+        locked = accounts_lock(ids=[account.pk, bank.pk])
         journal_entry_post(
-            kind=JournalEntry.Kind.OPENING,
-            description="Opening balance",
+            kind=kind,
+            description=description,
+            booked_at=booked_at,
             legs=[
-                Leg(locked[source.pk], -minor, "Opening"),
-                Leg(locked[account.pk], minor, "Opening"),
+                Leg(locked[bank.pk], -minor, description),
+                Leg(locked[account.pk], minor, description, counterparty),
             ],
         )
     account.refresh_from_db()
+
+
+def account_fund(account: Account, amount: str | Decimal) -> None:
+    ledger_book(account, money.to_minor(Decimal(str(amount)), account.currency))
 
 
 def account_make(

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.core.management import call_command
-from django.db import connection, transaction
+from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
@@ -29,16 +29,14 @@ from apps.accounts.models import (
 )
 from apps.accounts.services.customers import customer_create
 from apps.accounts.services.ledger import (
-    Leg,
     account_open,
-    accounts_lock,
     internal_account,
-    journal_entry_post,
 )
 from apps.accounts.services.loans import loan_prequalify
 from apps.accounts.services.payees import payee_create
 from apps.accounts.services.payments import payment_create
 from apps.accounts.services.standing_orders import standing_order_create
+from tests.factories import ledger_book
 from tests.helpers import PASSWORD
 
 EXTERNAL_IBAN = "DE89370400440532013000"
@@ -49,19 +47,7 @@ OPENING_DAY = datetime(2024, 12, 31, 9, 0, tzinfo=UTC)
 
 
 def post_entry(account: Account, minor: int, *, description="Opening balance", **extra) -> None:
-    """Credit (or, when negative, debit) `account` against the bank's opening balances."""
-    with transaction.atomic():
-        opening = internal_account(purpose="opening_balances", currency=account.currency)
-        locked = accounts_lock(ids=[account.pk, opening.pk])
-        journal_entry_post(
-            kind=extra.pop("kind", JournalEntry.Kind.OPENING),
-            description=description,
-            legs=[
-                Leg(locked[opening.pk], -minor, description),
-                Leg(locked[account.pk], minor, description, extra.pop("counterparty", "")),
-            ],
-            **extra,
-        )
+    ledger_book(account, minor, description, **extra)
 
 
 class Api:

@@ -11,7 +11,6 @@ from types import SimpleNamespace
 from urllib.parse import parse_qs, urlparse
 
 import pytest
-from django.db import transaction
 from django.test import Client, override_settings
 from django.urls import reverse
 
@@ -29,34 +28,18 @@ from apps.accounts.roles import Role
 from apps.accounts.screening import Outcome, ScreeningDecision
 from apps.accounts.services.customers import customer_create
 from apps.accounts.services.ledger import (
-    Leg,
     account_open,
-    accounts_lock,
-    internal_account,
-    journal_entry_post,
 )
 from apps.accounts.services.payees import payee_create
 from apps.accounts.services.payments import payment_create
 from apps.accounts.services.standing_orders import standing_order_create
+from tests.factories import ledger_book
 
 EXTERNAL_IBAN = "DE89370400440532013000"
 
 
 def post_to(account: Account, minor: int, description: str, *, on: datetime | None = None):
-    """Book money into (positive) or out of (negative) an account, against the bank."""
-    bank = internal_account(purpose="opening_balances", currency=account.currency)
-    with transaction.atomic():
-        locked = accounts_lock(ids=[account.pk, bank.pk])
-        journal_entry_post(
-            kind=JournalEntry.Kind.OPENING,
-            description=description,
-            booked_at=on,
-            legs=[
-                Leg(locked[bank.pk], -minor, description),
-                Leg(locked[account.pk], minor, description, "Counterparty Ltd"),
-            ],
-        )
-    account.refresh_from_db()
+    ledger_book(account, minor, description, counterparty="Counterparty Ltd", booked_at=on)
 
 
 def open_customer(user, first_name: str, last_name: str, *, funded_minor: int = 50_000):
