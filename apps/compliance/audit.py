@@ -19,6 +19,10 @@ AUDIT_EXEMPT: dict[str, str] = {
         "each entry names who created it and the payment it belongs to."
     ),
     "accounts.Posting": "Append-only ledger lines of a JournalEntry; never changed.",
+    "chat.Message": (
+        "The transcript is its own record: a message is written once and only its answer's "
+        "streaming state and timings change; who wrote it is on the row."
+    ),
 }
 
 # Registered models, with fields whose values must never be copied into the trail.
@@ -48,6 +52,12 @@ AUDITED_MODELS: dict[str, dict] = {
     "accounts.Card": {},
     "accounts.StandingOrder": {},
     "accounts.LoanPrequalification": {},
+    "chat.Conversation": {
+        "mask_fields": ["pii_map_ciphertext"],
+    },
+    "chat.MessageFeedback": {},
+    "chat.ActionProposal": {},
+    "chat.KnowledgeArticle": {"exclude_fields": ["search_vector"]},
     # Revoking a mobile sign-in is a security change worth an entry with its actor.
     "token_blacklist.BlacklistedToken": {},
 }
