@@ -138,6 +138,9 @@ class MessageFeedback(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
+    def __str__(self) -> str:
+        return f"{self.rating} on message {self.message_id}"
+
 
 class ActionProposal(models.Model):
     """An action the assistant proposed; it runs only when the customer confirms it."""
@@ -168,6 +171,9 @@ class ActionProposal(models.Model):
 
     class Meta:
         ordering = ["created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} ({self.status})"
 
 
 class KnowledgeArticle(models.Model):
