@@ -18,6 +18,7 @@ api_v1 = [
     path("auth/logout/", LogoutApi.as_view(), name="logout"),
     path("me", MeApi.as_view(), name="me"),
     path("", include("apps.accounts.banking_api_urls")),
+    path("", include("apps.chat.api_urls")),
     # Unknown API URLs answer in the API's error shape, also while DEBUG is on.
     re_path(r"^.*$", views.api_not_found),
 ]
@@ -38,6 +39,7 @@ urlpatterns = [
     ),
     path("admin/", admin.site.urls),
     path("staff/", include("apps.accounts.staff_urls")),
+    path("chat/", include("apps.chat.urls")),
     path("", include("apps.accounts.urls")),
 ]
 

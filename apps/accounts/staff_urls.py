@@ -13,4 +13,5 @@ urlpatterns = [
     path("security/lockouts/", staff_views.LockoutListView.as_view(), name="lockouts"),
     path("security/lockouts/unlock/", staff_views.LockoutClearView.as_view(), name="lockout-clear"),
     path("compliance/", include("apps.compliance.staff_urls")),
+    path("assistant/", include("apps.chat.staff_urls")),
 ]

@@ -1,0 +1,3 @@
+"""Staff pages of the model registry: backends, switching, benchmarks."""
+
+urlpatterns: list = []

@@ -1,0 +1,5 @@
+"""Customer chat pages, mounted at /chat/."""
+
+app_name = "chat"
+
+urlpatterns: list = []
