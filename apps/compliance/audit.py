@@ -58,6 +58,7 @@ AUDITED_MODELS: dict[str, dict] = {
     "chat.MessageFeedback": {},
     "chat.ActionProposal": {},
     "chat.KnowledgeArticle": {"exclude_fields": ["search_vector"]},
+    "fraud.Dispute": {},
     # Revoking a mobile sign-in is a security change worth an entry with its actor.
     "token_blacklist.BlacklistedToken": {},
 }
