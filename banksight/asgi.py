@@ -9,15 +9,15 @@ django_asgi_app = get_asgi_application()
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
+from apps.chat.ws_auth import JwtHeaderAuthMiddleware, OriginOrBearerValidator  # noqa: E402
 from banksight.routing import websocket_urlpatterns  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
-        "websocket": AllowedHostsOriginValidator(
-            AuthMiddlewareStack(URLRouter(websocket_urlpatterns))
+        "websocket": OriginOrBearerValidator(
+            AuthMiddlewareStack(JwtHeaderAuthMiddleware(URLRouter(websocket_urlpatterns)))
         ),
     }
 )

@@ -1,3 +1,5 @@
-"""Websocket routes of every app, mounted by banksight.asgi."""
+"""Websocket URLs of every app."""
 
-websocket_urlpatterns: list = []
+from apps.chat.routing import websocket_urlpatterns as chat_websockets
+
+websocket_urlpatterns: list = [*chat_websockets]

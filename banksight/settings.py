@@ -364,7 +364,21 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": timedelta(minutes=15),
     },
 }
+# A task whose worker died unacknowledged is handed out again after this long; it must be
+# longer than any task runs (answers are idempotent per message, so a second run is safe).
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    # Tests kill a worker mid-answer and wait for the redelivery: keep that wait short.
+    "visibility_timeout": env.int(
+        "CELERY_VISIBILITY_TIMEOUT_SECONDS", default=10 if TESTING else 300
+    ),
+}
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+
+# --- The assistant ------------------------------------------------------------------------
+
+ASSISTANT_MAX_TOKENS = env.int("ASSISTANT_MAX_TOKENS", default=200)
+# No backend producing a first token within this time sends the conversation to a person.
+ASSISTANT_FIRST_TOKEN_DEADLINE_S = env.float("ASSISTANT_FIRST_TOKEN_DEADLINE_S", default=10.0)
 
 # --- Logging: JSON lines with the request id ------------------------------------------
 

@@ -47,7 +47,7 @@ class Conversation(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
-    pii_map_json = EncryptedAttribute()
+    pii_map = EncryptedAttribute()  # JSON text; use `pii_mapping` for the dict
 
     class Meta:
         ordering = ["-updated_at"]
@@ -57,13 +57,13 @@ class Conversation(models.Model):
         return self.title or f"Conversation {self.pk}"
 
     @property
-    def pii_map(self) -> dict:
-        raw = self.pii_map_json
+    def pii_mapping(self) -> dict:
+        raw = self.pii_map
         return json.loads(raw) if raw else {}
 
-    @pii_map.setter
-    def pii_map(self, value: dict) -> None:
-        self.pii_map_json = json.dumps(value, sort_keys=True) if value else ""
+    @pii_mapping.setter
+    def pii_mapping(self, value: dict) -> None:
+        self.pii_map = json.dumps(value, sort_keys=True) if value else ""
 
 
 class Message(models.Model):

@@ -1,0 +1,136 @@
+"""GET /api/v1/conversations/{id}/events — the answer stream as Server-Sent Events.
+
+For clients without websockets (the mobile app in the background, curl). Events:
+`message` (a saved message, in full; `id:` set once it is final), `token` (the answer as
+it streams), `done` (the answer ended), `conversation` (the status changed). Resume with
+`?after=<message id>` or the standard `Last-Event-ID` header: every message after it is
+sent again first, an answer still streaming with its text so far.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+from asgiref.sync import sync_to_async
+from channels.layers import get_channel_layer
+from django.db import connection
+from django.http import StreamingHttpResponse
+from django.views.decorators.http import require_GET
+from rest_framework_simplejwt.authentication import JWTAuthentication
+from rest_framework_simplejwt.exceptions import AuthenticationFailed, InvalidToken
+
+from apps.chat import streams
+from banksight.api.errors import json_error_response
+
+HEARTBEAT_SECONDS = 15
+FINAL = {"complete", "stopped", "refused", "failed"}
+
+
+def _release_connection_after(fn):
+    """Run fn in the request's sync thread, then hand its database connection back to the
+    pool: a stream may stay open for hours and must not hold a connection all that time."""
+
+    def call(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            if not connection.in_atomic_block:  # tests wrap everything in a transaction
+                connection.close()
+
+    return sync_to_async(call)
+
+
+def _jwt_user(request):
+    try:
+        result = JWTAuthentication().authenticate(request)
+    except (InvalidToken, AuthenticationFailed):
+        return None
+    return result[0] if result else None
+
+
+async def _user(request):
+    if request.headers.get("Authorization", "").lower().startswith("bearer "):
+        return await sync_to_async(_jwt_user)(request)
+    user = await request.auser()
+    return user if user.is_authenticated else None
+
+
+def _sse(event: str, data: dict, event_id: int | None = None) -> bytes:
+    lines = [f"event: {event}"]
+    if event_id is not None:
+        lines.append(f"id: {event_id}")
+    lines.append(f"data: {json.dumps(data, separators=(',', ':'))}")
+    return ("\n".join(lines) + "\n\n").encode()
+
+
+def _encode(payload: dict) -> bytes:
+    kind = payload["type"]
+    if kind == "message":
+        message = payload["message"]
+        return _sse("message", message, message["id"] if message["status"] in FINAL else None)
+    data = {key: value for key, value in payload.items() if key != "type"}
+    return _sse(kind, data)
+
+
+@require_GET
+async def conversation_events(request, conversation_id):
+    user = await _user(request)
+    if user is None:
+        return json_error_response(
+            "not_authenticated", "Authentication credentials were not provided.", 401
+        )
+    if not user.is_customer:
+        return json_error_response("permission_denied", "These endpoints are for customers.", 403)
+    conversation = await _release_connection_after(streams.conversation_for_user)(
+        user=user, conversation_id=conversation_id
+    )
+    if conversation is None:
+        return json_error_response("not_found", "Not found.", 404)
+    after = request.GET.get("after") or request.headers.get("Last-Event-ID") or ""
+    view = await _release_connection_after(streams.CustomerView)(conversation)
+    response = StreamingHttpResponse(
+        _event_stream(view, int(after) if after.isdigit() else None),
+        content_type="text/event-stream",
+    )
+    response["Cache-Control"] = "no-cache"
+    response["X-Accel-Buffering"] = "no"  # proxies must not hold tokens back
+    return response
+
+
+async def _event_stream(view: streams.CustomerView, after: int | None):
+    layer = get_channel_layer()
+    channel = await layer.new_channel()
+    group = streams.conversation_group(view.conversation.pk)
+    # Join first, then replay: nothing that happens in between is missed (duplicates of
+    # tokens already in the replayed snapshot are dropped by their sequence numbers).
+    await layer.group_add(group, channel)
+    try:
+        yield b": connected\n\n"
+        if after is not None:
+            for payload in await _release_connection_after(view.replay)(after=after):
+                yield _encode(payload)
+        while True:
+            try:
+                event = await asyncio.wait_for(layer.receive(channel), HEARTBEAT_SECONDS)
+            except TimeoutError:
+                yield b": keep-alive\n\n"
+                continue
+            payload = await _translate(view, event)
+            if payload is not None:
+                yield _encode(payload)
+    finally:
+        await layer.group_discard(group, channel)
+
+
+async def _translate(view: streams.CustomerView, event: dict) -> dict | None:
+    kind = event.get("type")
+    if kind == "chat.message":
+        return await _release_connection_after(view.message)(event["id"])
+    if kind == "chat.token":
+        return await _release_connection_after(view.token)(event)
+    if kind == "chat.done":
+        return {"type": "done", "message_id": event["message_id"], "status": event["status"]}
+    if kind == "chat.conversation":
+        return {"type": "conversation", "status": event["status"]}
+    return None
