@@ -29,6 +29,7 @@ ROLE_PERMISSIONS: dict[Role, list[str]] = {
         "accounts.view_login_lockouts",
         "accounts.view_audit_trail",
         "auditlog.view_logentry",
+        "chat.view_model_metrics",
     ],
     Role.ADMINISTRATOR: [
         *_BACK_OFFICE,
@@ -44,6 +45,8 @@ ROLE_PERMISSIONS: dict[Role, list[str]] = {
         "axes.delete_accessattempt",
         "otp_totp.view_totpdevice",
         "otp_totp.delete_totpdevice",
+        "chat.view_model_metrics",
+        "chat.manage_model_backends",
     ],
 }
 

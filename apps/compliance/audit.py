@@ -23,6 +23,12 @@ AUDIT_EXEMPT: dict[str, str] = {
         "The transcript is its own record: a message is written once and only its answer's "
         "streaming state and timings change; who wrote it is on the row."
     ),
+    "chat.InferenceCall": (
+        "Metrics: one row per model call (timings, token counts, error code), no message "
+        "text; written on every answer."
+    ),
+    "chat.BenchmarkRun": "Metrics: a benchmark run's status and who asked for it; no text.",
+    "chat.BenchmarkResult": "Metrics: a backend's figures in one benchmark run.",
 }
 
 # Registered models, with fields whose values must never be copied into the trail.
@@ -58,6 +64,8 @@ AUDITED_MODELS: dict[str, dict] = {
     "chat.MessageFeedback": {},
     "chat.ActionProposal": {},
     "chat.KnowledgeArticle": {"exclude_fields": ["search_vector"]},
+    # Switching the active backend or changing its URL is a configuration change.
+    "chat.ModelBackend": {},
     "fraud.Dispute": {},
     # Revoking a mobile sign-in is a security change worth an entry with its actor.
     "token_blacklist.BlacklistedToken": {},

@@ -7,11 +7,16 @@ from apps.chat.models.conversation import (
     Message,
     MessageFeedback,
 )
+from apps.chat.models.registry import BenchmarkResult, BenchmarkRun, InferenceCall, ModelBackend
 
 __all__ = [
     "ActionProposal",
+    "BenchmarkResult",
+    "BenchmarkRun",
     "Conversation",
+    "InferenceCall",
     "KnowledgeArticle",
     "Message",
     "MessageFeedback",
+    "ModelBackend",
 ]
