@@ -7,7 +7,7 @@ INSTALLED := $(VENV)/.installed
 BOOTSTRAP_VERSION := 5.3.9
 VENDOR := static/vendor/bootstrap
 
-.PHONY: run test lint format install vendor stop clean
+.PHONY: run test test-vllm lint format install vendor stop clean
 
 run: install ## web + worker + beat with private PostgreSQL and Redis; Ctrl-C stops all
 	$(PY) -m banksight.runner
@@ -15,6 +15,11 @@ run: install ## web + worker + beat with private PostgreSQL and Redis; Ctrl-C st
 test: install ## lint, then the whole suite against real PostgreSQL, Redis and a Celery worker
 	$(VENV)/bin/ruff check .
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# Not part of `make test`: vLLM's OpenAI server (CPU build, own venv under .var/) serving the
+# development model, and the sidecar contract tests against it. Several minutes, ~4 GB.
+test-vllm: install
+	bash .ci/vllm/run.sh
 
 lint: install
 	$(VENV)/bin/ruff check .
@@ -30,8 +35,14 @@ $(PY):
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 
-$(INSTALLED): $(PY) requirements/base.txt requirements/dev.txt
-	$(PY) -m pip install --quiet -r requirements/dev.txt
+# llama-cpp-python compiles llama.cpp on a machine without its wheel in pip's cache:
+# CPU only, no tools or examples, two jobs (see requirements/local-model.txt).
+LLAMA_CMAKE_ARGS := -DGGML_NATIVE=ON -DGGML_CUDA=OFF -DLLAVA_BUILD=OFF -DLLAMA_BUILD_TESTS=OFF \
+	-DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_TOOLS=OFF -DLLAMA_BUILD_SERVER=OFF
+
+$(INSTALLED): $(PY) requirements/base.txt requirements/dev.txt requirements/local-model.txt
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" CMAKE_BUILD_PARALLEL_LEVEL=2 \
+	  $(PY) -m pip install --quiet -r requirements/dev.txt
 	touch $@
 
 # Bootstrap is vendored from the npm registry at setup time; nothing loads from a CDN.
@@ -45,8 +56,8 @@ $(VENDOR)/bootstrap.min.css:
 	  cp "$$tmp"/package/dist/css/bootstrap.min.css{,.map} $(VENDOR)/ && \
 	  cp "$$tmp/package/LICENSE" $(VENDOR)/LICENSE
 
-stop: ## stop private servers left running by a killed `make run`
-	$(PY) -c 'from banksight import localservices; localservices.stop_all()'
+stop: ## stop private servers (database, Redis, model servers) left running by a killed run
+	$(PY) -c 'from banksight import localservices, modelserver; localservices.stop_all(); modelserver.stop_all()'
 
 clean: stop
 	rm -rf $(VENV) .var staticfiles $(VENDOR)

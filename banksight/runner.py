@@ -16,7 +16,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from banksight import localservices
+from banksight import localservices, modelserver
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
@@ -120,9 +120,17 @@ def main() -> int:
     signal.signal(signal.SIGINT, supervisor.stop)
     signal.signal(signal.SIGTERM, supervisor.stop)
     status = 1
+    models: list[modelserver.ModelServer] = []
     try:
+        # llama.cpp servers for the assistant load while the database migrates.
+        names = [n for n in env.get("ASSISTANT_LOCAL_MODELS", "smollm2,gemma3").split(",") if n]
+        models = modelserver.start_many(names, wait=False)
         _manage("migrate", "--noinput", env=env)
         _manage("seed_demo", env=env)
+        for model in models:
+            model.wait_ready()
+        sync = [f"--llama-cpp={model.name}={model.url}" for model in models]
+        _manage("model_backends_sync", "--from-env", *sync, env=env)
         logins = json.loads(_manage("demo_logins", env=env, capture=True))
         host = env.get("HOST", "127.0.0.1")
         port = env.get("PORT", "8000")
@@ -178,6 +186,8 @@ def main() -> int:
         _say(f"setup step failed: {error}")
     finally:
         supervisor.stop()
+        for model in models:
+            model.stop()
         if owned:
             _say("stopping PostgreSQL and Redis ...")
             localservices.stop("dev")

@@ -155,3 +155,42 @@ def worker_process(django_db_setup, django_db_blocker):
 def celery_worker(worker_process, transactional_db):
     worker_process.start()
     return worker_process
+
+
+# --- The local model server (llama.cpp) and the model registry ----------------------------
+
+
+@pytest.fixture(scope="session")
+def model_server():
+    """The real SmolLM2 llama.cpp server, started once per session by the first test that
+    asks for it (about a second) and stopped at the end. `.url` ends in /v1."""
+    from banksight import modelserver
+
+    server = modelserver.start("smollm2")
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def model_backends(request, model_server):
+    """Registry rows pointing at `model_server`: "smollm2", active and first in the chain.
+
+    Works with `db` and `transactional_db` (the rows go with each test's data).
+    """
+    if "transactional_db" not in request.fixturenames:
+        request.getfixturevalue("db")
+    from apps.chat.models import ModelBackend
+
+    smollm2 = ModelBackend.objects.create(
+        name="smollm2",
+        label=model_server.label,
+        kind=ModelBackend.Kind.LLAMA_CPP,
+        base_url=model_server.url,
+        model=model_server.model,
+        parameters={"temperature": 0.0, "seed": 42},
+        is_active=True,
+        fallback_order=0,
+        first_token_timeout_s=10.0,
+        request_timeout_s=60.0,
+    )
+    return {"smollm2": smollm2}
