@@ -59,6 +59,12 @@ class ModelBackendNotFound(BankError):
     default_message = "There is no model backend with that name."
 
 
+class BenchmarkRunNotFound(BankError):
+    code = "not_found"
+    status = HTTPStatus.NOT_FOUND
+    default_message = "There is no such benchmark run."
+
+
 class ModelBackendDisabled(BankError):
     code = "invalid_state"
     status = HTTPStatus.CONFLICT
@@ -140,7 +146,8 @@ def _metric_aggregates() -> dict:
         "ttft_p99_ms": PercentileCont("ttft_ms", fraction=0.99, filter=ok),
         "latency_p50_ms": PercentileCont("latency_ms", fraction=0.5, filter=ok),
         "latency_p99_ms": PercentileCont("latency_ms", fraction=0.99, filter=ok),
-        "completion_tokens": Sum("completion_tokens", filter=ok, default=0),
+        # Not named completion_tokens: F("completion_tokens") below must mean the column.
+        "tokens_total": Sum("completion_tokens", filter=ok, default=0),
         # Generation speed: tokens after the first, over the time after the first token.
         "decode_tokens": Sum(F("completion_tokens") - 1, filter=timed),
         "decode_ms": Sum(F("latency_ms") - F("ttft_ms"), filter=timed, output_field=FloatField()),
@@ -151,6 +158,7 @@ def _metrics_from(row: dict) -> BackendMetrics:
     decode_ms = row.pop("decode_ms") or 0
     decode_tokens = row.pop("decode_tokens") or 0
     row.pop("backend_id", None)
+    row["completion_tokens"] = row.pop("tokens_total")
     metrics = BackendMetrics(**row)
     if decode_ms > 0 and decode_tokens > 0:
         metrics.tokens_per_s = decode_tokens / (decode_ms / 1000)
@@ -209,7 +217,7 @@ def benchmark_run_list(*, limit: int = 20) -> QuerySet[BenchmarkRun]:
 def benchmark_run_get(*, run_id) -> BenchmarkRun:
     run = BenchmarkRun.objects.select_related("requested_by").filter(pk=run_id).first()
     if run is None:
-        raise BankError("There is no such benchmark run.")
+        raise BenchmarkRunNotFound()
     return run
 
 
@@ -219,23 +227,23 @@ def benchmark_result_list(*, run: BenchmarkRun) -> QuerySet[BenchmarkResult]:
 
 @dataclass
 class BenchmarkSummary:
+    # The latest finished run, and every backend beside its latest result (from that run,
+    # or an older one when the last run skipped the backend; None if never measured).
     run: BenchmarkRun | None
-    results: list[BenchmarkResult]
-    # Each backend's latest result, also from older runs when the last run skipped it.
-    latest_by_backend: list[BenchmarkResult]
+    rows: list[tuple[ModelBackend, BenchmarkResult | None]]
 
 
 def benchmark_summary() -> BenchmarkSummary:
     run = BenchmarkRun.objects.filter(status=BenchmarkRun.Status.DONE).first()
-    results = list(benchmark_result_list(run=run)) if run else []
-    latest = list(
-        BenchmarkResult.objects.filter(run__status=BenchmarkRun.Status.DONE)
-        .select_related("backend", "run")
+    latest = {
+        result.backend_id: result
+        for result in BenchmarkResult.objects.filter(run__status=BenchmarkRun.Status.DONE)
+        .select_related("run")
         .order_by("backend_id", "-run__created_at")
         .distinct("backend_id")
-    )
-    latest.sort(key=lambda result: result.backend.name)
-    return BenchmarkSummary(run=run, results=results, latest_by_backend=latest)
+    }
+    rows = [(backend, latest.get(backend.id)) for backend in model_backend_list()]
+    return BenchmarkSummary(run=run, rows=rows)
 
 
 # --- Services: backends -------------------------------------------------------------------

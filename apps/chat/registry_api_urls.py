@@ -1,3 +1,9 @@
 """API of the model registry and its benchmarks (/api/v1/assistant/...)."""
 
-urlpatterns: list = []
+from django.urls import path
+
+from apps.chat.registry_api import BenchmarkSummaryApi
+
+urlpatterns = [
+    path("benchmarks/summary", BenchmarkSummaryApi.as_view(), name="assistant-benchmarks-summary"),
+]

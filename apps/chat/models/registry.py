@@ -9,10 +9,18 @@ first token. Every attempt is an `InferenceCall`; benchmarks group calls into ru
 from __future__ import annotations
 
 import uuid
+from urllib.parse import urlsplit
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
+
+
+def validate_base_url(value: str) -> None:
+    parts = urlsplit(value)
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        raise ValidationError("Enter an http(s) URL such as http://inference:8001/v1.")
 
 
 class ModelBackend(models.Model):
@@ -24,8 +32,9 @@ class ModelBackend(models.Model):
     name = models.SlugField(max_length=64, unique=True)
     label = models.CharField(max_length=120, blank=True, default="")
     kind = models.CharField(max_length=16, choices=Kind.choices)
-    # Up to and including the API version: "http://inference:8001/v1".
-    base_url = models.URLField(max_length=300)
+    # Up to and including the API version: "http://inference:8001/v1". Not a URLField:
+    # its validator refuses single-label hosts such as compose service names.
+    base_url = models.CharField(max_length=300, validators=[validate_base_url])
     model = models.CharField(max_length=200)
     # Request defaults merged into every call: temperature, max_tokens, top_p, ...
     parameters = models.JSONField(default=dict, blank=True)
