@@ -99,6 +99,8 @@ _PATTERNS: dict[str, list[str]] = {
         r"\b(?:don't|do not|didn't|did not) recogni[sz]e\b",
         r"\b(?:did|has|have) (?:my )?(?:salary|wages|pay|refund)\b",
         r"\bwhat (?:was|is) (?:this|that)\b",
+        r"\bwhat (?:was|is|were|are) (?:the|these|those)\b[^.?!]{0,30}"
+        r"\b(?:payments?|charges?|debits?|transactions?)\b",
     ],
     "cards": [
         r"\bcards?\b",
@@ -442,7 +444,12 @@ unauthorized until very want wasnt week weekend went were what whats when where 
 while whose with wrong would year yesterday your
 """
 _STOPWORDS = frozenset(_STOPWORDS_TEXT.split())
-_AMOUNT_IN_TEXT = re.compile(r"(?<![\w.])[£€$]?\s?(\d{1,7}(?:[.,]\d{2})?)(?![\w.])")
+# An amount has a currency sign, two decimals or a currency word: "last 10 payments" has none.
+_AMOUNT_IN_TEXT = re.compile(
+    r"[£€$]\s?(\d{1,7}(?:[.,]\d{2})?)(?![\d.,])"
+    r"|(?<![\w.,])(\d{1,7}[.,]\d{2})(?![\d.,])"
+    r"|(?<![\w.,])(\d{1,7})\s?(?:pounds?|quid|euros?|dollars?|gbp|eur|usd)\b"
+)
 _PLACEHOLDER = re.compile(r"\[[A-Z_]+_\d+\]")
 
 
@@ -456,7 +463,8 @@ def _postings_matching(*, customer: Customer, text: str) -> list[Posting]:
         if word not in _STOPWORDS
     ][:6]
     amounts: set[Decimal] = set()
-    for raw in _AMOUNT_IN_TEXT.findall(cleaned):
+    for groups in _AMOUNT_IN_TEXT.findall(cleaned):
+        raw = next(group for group in groups if group)
         try:
             amounts.add(Decimal(raw.replace(",", ".")))
         except InvalidOperation:

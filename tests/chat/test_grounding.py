@@ -343,3 +343,15 @@ def test_payments_abroad_show_the_iban_last_four_only(alice):
     assert "••3000" in facts
     assert OTHER_BANK_IBAN not in facts
     assert Payment.objects.filter(customer=alice.customer).count() == 2
+
+
+def test_a_count_is_not_an_amount(alice):
+    ledger_book(alice.checking, -1000, "Cinema", kind=JournalEntry.Kind.CARD)
+    text = "show me my last 10 transactions"
+    grounding = grounding_gather(customer=alice.customer, text=text, intents=intents_detect(text))
+    assert grounding.citations == []
+    assert "Cinema" in grounding.facts  # among the recent ones
+
+    text = "what was the 10 pounds payment?"
+    grounding = grounding_gather(customer=alice.customer, text=text, intents=intents_detect(text))
+    assert [c["label"].split(",")[0] for c in grounding.citations] == ["Cinema"]
