@@ -517,14 +517,14 @@ def step_up_check(*, user: User, step_up: str | None) -> None:
     """The customer proves it is them again: their password, or a code from their
     confirmed authenticator. Wrong answers are counted per user (the sign-in lockout does
     not see these), so the confirmation cannot be used to guess a password."""
-    secret = (step_up or "").strip()
-    if not secret:
+    secret = step_up or ""  # a password may start or end with a space; a code may not
+    if not secret.strip():
         raise StepUpRequired(fields={"step_up": [StepUpRequired.default_message]})
     key = _step_up_failures_key(user)
     if (cache.get(key) or 0) >= STEP_UP_FAILURE_LIMIT:
         raise StepUpLocked(fields={"step_up": [StepUpLocked.default_message]})
     if (len(secret) <= 128 and user.check_password(secret)) or (
-        _CODE.match(secret) and _totp_ok(user, secret)
+        _CODE.match(secret.strip()) and _totp_ok(user, secret.strip())
     ):
         cache.delete(key)
         return
