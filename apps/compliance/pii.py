@@ -507,6 +507,30 @@ _SPACY_LABELS_IGNORED = [
 ]
 
 
+def _spacy_ner_only(nlp) -> None:
+    """Run only the named-entity recognizer: about three times faster.
+
+    In this model the NER has a tok2vec of its own, so its entities do not change. Presidio
+    reads lemmas for the context words of its email, phone and NINO recognizers; the lower-
+    case word stands in for the lemma (ours look for their context themselves).
+    """
+    from spacy.language import Language
+
+    if not Language.has_factory("banksight_lower_as_lemma"):
+
+        @Language.component("banksight_lower_as_lemma")
+        def lower_as_lemma(doc):
+            for token in doc:
+                token.lemma_ = token.lower_
+            return doc
+
+    for name in ("tok2vec", "tagger", "parser", "attribute_ruler", "lemmatizer"):
+        if name in nlp.pipe_names:
+            nlp.disable_pipe(name)
+    if "banksight_lower_as_lemma" not in nlp.pipe_names:
+        nlp.add_pipe("banksight_lower_as_lemma", last=True)
+
+
 @functools.cache
 def _analyzer() -> AnalyzerEngine:
     _tldextract_offline()
@@ -533,6 +557,7 @@ def _analyzer() -> AnalyzerEngine:
             },
         }
     ).create_engine()
+    _spacy_ner_only(nlp_engine.nlp["en"])
     recognizers = [cls() for cls in _recognizer_classes()]
     recognizers += [
         EmailRecognizer(),
