@@ -22,6 +22,7 @@ import functools
 import logging
 import os
 import re
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -531,8 +532,17 @@ def _spacy_ner_only(nlp) -> None:
         nlp.add_pipe("banksight_lower_as_lemma", last=True)
 
 
-@functools.cache
+_build_lock = threading.Lock()
+
+
 def _analyzer() -> AnalyzerEngine:
+    """The process's one analyzer; threads that ask while it is being built wait for it."""
+    with _build_lock:
+        return _analyzer_build()
+
+
+@functools.cache
+def _analyzer_build() -> AnalyzerEngine:
     _tldextract_offline()
     for name in ("presidio-analyzer", "presidio_analyzer"):
         logging.getLogger(name).setLevel(logging.ERROR)

@@ -3,8 +3,10 @@ order, and a line that cannot be read answers `{"error": ...}` instead of stoppi
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
+import os
 import sys
 from collections.abc import Iterator
 from itertools import islice
@@ -39,3 +41,13 @@ def batches(stream: TextIO, size: int) -> Iterator[list[str]]:
 
 def dumps(answer: dict) -> str:
     return json.dumps(answer, separators=(", ", ": "))
+
+
+@contextlib.contextmanager
+def quiet_broken_pipe() -> Iterator[None]:
+    """Stop without a traceback when the reader goes away (`... | head`)."""
+    try:
+        yield
+    except BrokenPipeError:
+        # Python flushes stdout once more at exit: point it at /dev/null first.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

@@ -7,7 +7,13 @@ from __future__ import annotations
 from django.core.management.base import BaseCommand
 
 from apps.compliance.guards import input_guard_check
-from apps.compliance.management.commands._jsonlines import batches, dumps, input_stream, text_of
+from apps.compliance.management.commands._jsonlines import (
+    batches,
+    dumps,
+    input_stream,
+    quiet_broken_pipe,
+    text_of,
+)
 
 
 class Command(BaseCommand):
@@ -19,12 +25,14 @@ class Command(BaseCommand):
     stealth_options = ("stdin",)
 
     def handle(self, *args, **options):
-        # The guard takes a fraction of a millisecond: answer each line as it comes.
-        for (line,) in batches(input_stream(options.get("stdin")), 1):
-            request = text_of(line)
-            if isinstance(request, dict):
-                self.stdout.write(dumps(request))
-            else:
-                verdict = input_guard_check(request)
-                self.stdout.write(dumps({"flagged": verdict.flagged, "reasons": verdict.reasons}))
-            self.stdout.flush()
+        with quiet_broken_pipe():
+            # The guard takes a fraction of a millisecond: answer each line as it comes.
+            for (line,) in batches(input_stream(options.get("stdin")), 1):
+                request = text_of(line)
+                if isinstance(request, dict):
+                    self.stdout.write(dumps(request))
+                else:
+                    verdict = input_guard_check(request)
+                    answer = {"flagged": verdict.flagged, "reasons": verdict.reasons}
+                    self.stdout.write(dumps(answer))
+                self.stdout.flush()

@@ -5,7 +5,13 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand
 
-from apps.compliance.management.commands._jsonlines import batches, dumps, input_stream, text_of
+from apps.compliance.management.commands._jsonlines import (
+    batches,
+    dumps,
+    input_stream,
+    quiet_broken_pipe,
+    text_of,
+)
 from apps.compliance.pii import pii_find_many, pii_warm_up
 
 
@@ -27,15 +33,16 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, **options):
-        pii_warm_up()
-        for lines in batches(input_stream(options.get("stdin")), max(1, options["batch_size"])):
-            requests = [text_of(line) for line in lines]
-            texts = [r for r in requests if isinstance(r, str)]
-            found = iter(pii_find_many(texts, batch_size=len(texts) or 1))
-            for request in requests:
-                if isinstance(request, dict):
-                    self.stdout.write(dumps(request))
-                    continue
-                spans = [{"type": s.type, "start": s.start, "end": s.end} for s in next(found)]
-                self.stdout.write(dumps({"spans": spans}))
-            self.stdout.flush()
+        with quiet_broken_pipe():
+            pii_warm_up()
+            for lines in batches(input_stream(options.get("stdin")), max(1, options["batch_size"])):
+                requests = [text_of(line) for line in lines]
+                texts = [r for r in requests if isinstance(r, str)]
+                found = iter(pii_find_many(texts, batch_size=len(texts) or 1))
+                for request in requests:
+                    if isinstance(request, dict):
+                        self.stdout.write(dumps(request))
+                        continue
+                    spans = [{"type": s.type, "start": s.start, "end": s.end} for s in next(found)]
+                    self.stdout.write(dumps({"spans": spans}))
+                self.stdout.flush()
