@@ -822,11 +822,17 @@ def pii_mask(
         all_known.setdefault(type, []).extend(values)
 
     fixed = _known_spans(text, all_known) if all_known else []
-    found = [
-        span
-        for span in pii_find(text)
-        if not _overlaps(span.start, span.end, ((k.start, k.end) for k in fixed))
-    ]
+    found = []
+    for span in pii_find(text):
+        touching = [k for k in fixed if span.start < k.end and k.start < span.end]
+        # A finding that wraps known values ("John Smith" around the customer's "John")
+        # wins over them; one that only overlaps a known value gives way to it.
+        if not all(span.start <= k.start and k.end <= span.end for k in touching):
+            continue
+        if any((k.start, k.end) == (span.start, span.end) for k in touching):
+            continue
+        fixed = [k for k in fixed if k not in touching]
+        found.append(span)
     spans = sorted(fixed + found, key=lambda s: s.start)
     if not spans:
         return text

@@ -205,6 +205,13 @@ def test_known_values_are_masked_even_when_recognizers_miss_them():
     assert mapping.value_of("[PERSON_2]") == "Casey Customer"
 
 
+def test_a_finding_that_wraps_a_known_value_is_masked_whole():
+    mapping = PlaceholderMap()
+    masked = pii_mask("pay John Smith, not John", mapping, known={"PERSON": ["John"]})
+    assert masked == "pay [PERSON_1], not [PERSON_2]"
+    assert mapping.values() == {"[PERSON_1]": "John Smith", "[PERSON_2]": "John"}
+
+
 def test_map_round_trips_through_json():
     mapping = PlaceholderMap()
     pii_mask("pay John Smith from 4111 1111 1111 1111", mapping)
