@@ -178,6 +178,16 @@ def server_command(name: str, *, port: int, threads: int = 1) -> list[str]:
     return command
 
 
+# llama_cpp.server reads its settings from the environment too (pydantic-settings, any
+# case) and lets them win over some flags: `make run`'s PORT=8000 moved it onto the web
+# server's port. The child gets a minimal environment instead of ours.
+_ENV_KEPT = ("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TMPDIR", "TZ", "VIRTUAL_ENV")
+
+
+def _server_env() -> dict[str, str]:
+    return {key: os.environ[key] for key in _ENV_KEPT if key in os.environ}
+
+
 def start(name: str, *, port: int | None = None, wait: bool = True) -> ModelServer:
     """Start one local model server on a free loopback port (the caller stops it)."""
     port = port or _free_port()
@@ -188,6 +198,7 @@ def start(name: str, *, port: int | None = None, wait: bool = True) -> ModelServ
     with open(log_path, "ab") as log:
         process = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
             command,
+            env=_server_env(),
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
