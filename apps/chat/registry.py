@@ -17,7 +17,7 @@ from http import HTTPStatus
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import transaction
+from django.db import DatabaseError, transaction
 from django.db.models import Aggregate, Count, F, FloatField, Q, QuerySet, Sum
 from django.utils import timezone
 
@@ -369,7 +369,11 @@ def benchmark_tick() -> BenchmarkRun | None:
         return None
     if count % every:
         return None
-    return benchmark_run_request(trigger=BenchmarkRun.Trigger.EVERY_N)
+    try:
+        return benchmark_run_request(trigger=BenchmarkRun.Trigger.EVERY_N)
+    except DatabaseError:  # its own savepoint: the caller's transaction stays usable
+        logger.exception("could not queue the every-N benchmark")
+        return None
 
 
 def benchmark_run_request(*, trigger: str, actor=None) -> BenchmarkRun:
