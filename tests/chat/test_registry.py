@@ -177,12 +177,17 @@ def verified(make_user, verified_client):
 
 
 def test_compliance_sees_backends_side_by_side_but_cannot_switch(verified):
-    make_backend("primary", label="Primary model", is_active=True)
+    primary = make_backend("primary", label="Primary model", is_active=True)
     make_backend("spare", label="Spare model")
+    call(primary, latency=100, ttft=20, tokens=9)
+    call(primary, latency=300, ok=False)
     client = verified(Role.COMPLIANCE_OFFICER)
     page = client.get("/staff/assistant/backends/")
     assert page.status_code == 200
     html = page.content.decode()
+    assert "100 / 100 ms" in html  # latency p50 / p99 of the one successful call
+    assert "(50%)" in html  # one error in two requests
+    assert "100.0" in html  # 8 tokens after the first in 80 ms
     assert "Primary model" in html
     assert "Spare model" in html
     assert "Make spare active" not in html
