@@ -371,6 +371,10 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": env.int(
         "CELERY_VISIBILITY_TIMEOUT_SECONDS", default=10 if TESTING else 300
     ),
+    # Workers sweep for such tasks every interval (kombu's default throttle would make
+    # it only every tenth sweep); one cheap ZRANGE in Redis each time.
+    "unacked_restore_interval": 2 if TESTING else 10,
+    "unacked_restore_throttle": 1,
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 

@@ -96,12 +96,13 @@ class WorkerProcess:
         )
         return env
 
-    def start(self) -> None:
+    def start(self, *, purge: bool = True) -> None:
         if self.process is not None and self.process.poll() is None:
             return
         from banksight.celery import app
 
-        app.control.purge()  # nothing left over from an earlier run
+        if purge:
+            app.control.purge()  # nothing left over from an earlier test
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         log = open(self.log_path, "ab")  # noqa: SIM115 - handed to the child process
         self.process = subprocess.Popen(

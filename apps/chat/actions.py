@@ -77,7 +77,9 @@ class StepUpLocked(BankError):
 _ID = {"type": "integer", "minimum": 1, "maximum": 2**63 - 1}
 _AMOUNT = {
     "type": "string",
-    "pattern": r"^[0-9]{1,9}(\.[0-9]{1,2})?$",
+    # [.] rather than \. : llama.cpp's schema-to-grammar converter rejects the escape
+    # (and its server then dies mid-request).
+    "pattern": r"^[0-9]{1,9}([.][0-9]{1,2})?$",
     "description": "A positive amount in the account's currency, such as 25.00",
 }
 _REFERENCE = {"type": "string", "maxLength": 140, "pattern": r"^[^\x00-\x1f\x7f]*$"}

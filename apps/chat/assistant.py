@@ -19,7 +19,7 @@ from django.db.models import F
 from django.utils import timezone
 from django_redis import get_redis_connection
 
-from apps.accounts.models import Customer
+from apps.accounts.models import Card, Customer
 from apps.chat import events
 from apps.chat.models import ActionProposal, Conversation, Message
 from apps.chat.selectors import history_for_prompt
@@ -58,6 +58,10 @@ ACTION_INTENTS = {
 }
 LOCK_SECONDS = 15
 PARTIAL_TTL_SECONDS = 120
+
+
+class AnswerBusy(Exception):
+    """The answer's lock is held elsewhere."""
 
 
 def customer_known_values(customer: Customer) -> dict[str, list[str]]:
@@ -164,7 +168,9 @@ def message_process(*, message_id: int) -> None:
     answer, _ = _reply_get_or_create(question, status=Message.Status.PENDING)
     lock = cache.lock(f"banksight:chat:answer:{answer.pk}", timeout=LOCK_SECONDS)
     if not lock.acquire(blocking=False):
-        return  # another worker is streaming this answer
+        # Another worker is streaming this answer, or died doing so and its lock has not
+        # expired yet: try again later (the task retries), never answer twice at once.
+        raise AnswerBusy(answer.pk)
     try:
         answer.refresh_from_db()
         if answer.status not in FINAL_STATUSES:
@@ -174,6 +180,44 @@ def message_process(*, message_id: int) -> None:
             lock.release()
         except Exception:  # noqa: BLE001 - expired locks cannot be released; nothing to do
             logger.debug("answer lock had expired")
+
+
+def schema_narrowed_to_customer(schema: dict, customer: Customer) -> dict:
+    """The action's JSON Schema with every id field limited to the customer's own ids.
+
+    With constrained decoding the model then cannot even write another customer's id (or
+    one that does not exist); the ownership checks in apps.chat.actions still run."""
+    from apps.accounts.models import Account, Payee, Posting
+
+    own = {
+        "card_id": list(
+            customer.cards.filter(status=Card.Status.ACTIVE).values_list("pk", flat=True)
+        ),
+        "transaction_id": list(
+            Posting.objects.filter(account__customer=customer, amount_minor__lt=0)
+            .order_by("-id")
+            .values_list("pk", flat=True)[:30]
+        ),
+        "from_account_id": list(
+            customer.accounts.filter(status=Account.Status.OPEN).values_list("pk", flat=True)
+        ),
+        "to_payee_id": list(Payee.objects.filter(customer=customer).values_list("pk", flat=True)),
+    }
+    own["to_account_id"] = own["from_account_id"]
+
+    def narrow(node):
+        if isinstance(node, dict):
+            for name, prop in (node.get("properties") or {}).items():
+                if own.get(name):
+                    prop["enum"] = own[name]
+            for value in node.values():
+                narrow(value)
+        elif isinstance(node, list):
+            for value in node:
+                narrow(value)
+        return node
+
+    return narrow(schema)
 
 
 # --- Streaming one answer -------------------------------------------------------------
@@ -351,7 +395,6 @@ class AnswerRun:
         Conversation.objects.filter(pk=self.conversation.pk).update(updated_at=timezone.now())
         self.redis.expire(self.partial, 30)
         events.broadcast(self.conversation.pk, events.message_event(answer.pk))
-        events.broadcast(self.conversation.pk, events.done_event(answer.pk, status))
 
     # The run -------------------------------------------------------------------------
 
@@ -372,6 +415,17 @@ class AnswerRun:
         return messages
 
     def run(self) -> None:
+        """Stream the answer; `done` goes out when everything for this message is over
+        (including an action card), whichever way it ended."""
+        try:
+            self._run()
+        finally:
+            self.answer.refresh_from_db(fields=["status"])
+            events.broadcast(
+                self.conversation.pk, events.done_event(self.answer.pk, self.answer.status)
+            )
+
+    def _run(self) -> None:
         from apps.chat.inference import AllBackendsFailed, InferenceError, chat_stream
         from apps.compliance.guards import output_guard_check
         from apps.compliance.pii import PlaceholderMap
@@ -464,6 +518,7 @@ class AnswerRun:
         mapping = PlaceholderMap(self.conversation.pii_mapping)
 
         def generate(schema: dict) -> str:
+            schema = schema_narrowed_to_customer(schema, self.conversation.customer)
             prompt = [
                 {
                     "role": "system",

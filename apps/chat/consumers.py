@@ -35,7 +35,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             await self.close()
             return
         self.user = user
-        self.view = streams.CustomerView(conversation)
+        self.view = await database_sync_to_async(streams.CustomerView)(conversation)
         self.group = streams.conversation_group(conversation.pk)
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()

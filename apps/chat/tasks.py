@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from celery import shared_task
+from celery import shared_task, signals
 from django.db import InterfaceError, OperationalError
 
+from apps.chat.registry_tasks import benchmark_run_task  # noqa: F401 - registers the task
 from apps.compliance.audit import ActorTask
 
 
 @shared_task(
+    bind=True,
     base=ActorTask,
     acks_late=True,
     autoretry_for=(OperationalError, InterfaceError, ConnectionError),
@@ -16,8 +18,21 @@ from apps.compliance.audit import ActorTask
     retry_backoff_max=30,
     max_retries=5,
 )
-def message_process_task(message_id: int, *, actor_id: int) -> None:
+def message_process_task(self, message_id: int, *, actor_id: int) -> None:
     """Mask, guard and answer one customer message (idempotent per message id)."""
-    from apps.chat.assistant import message_process
+    from apps.chat.assistant import LOCK_SECONDS, AnswerBusy, message_process
 
-    message_process(message_id=message_id)
+    try:
+        message_process(message_id=message_id)
+    except AnswerBusy as busy:
+        # A dead worker's lock lapses within LOCK_SECONDS; a live one finishes the answer.
+        raise self.retry(exc=busy, countdown=LOCK_SECONDS / 3, max_retries=20) from busy
+
+
+@signals.worker_init.connect
+def _load_the_pii_analyzer(**kwargs) -> None:
+    """Load spaCy and the recognizers once, before the first message (prefork children
+    inherit them)."""
+    from apps.compliance.pii import pii_warm_up
+
+    pii_warm_up()

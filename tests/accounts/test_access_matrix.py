@@ -18,6 +18,7 @@ from apps.accounts.services.loans import loan_prequalify
 from apps.accounts.services.payees import payee_create
 from apps.accounts.services.payments import payment_create
 from apps.accounts.services.standing_orders import standing_order_create
+from apps.chat.models import ActionProposal, Conversation, Message
 from tests.factories import account_make, customer_make
 from tests.helpers import PASSWORD
 
@@ -30,8 +31,14 @@ SEGMENT_MODELS = {
     "prequalifications": LoanPrequalification,
     "standing-orders": StandingOrder,
 }
+# Routes under a conversation name their ids; the object is the parameter's.
+PARAMETER_MODELS = {
+    "conversation_id": Conversation,
+    "message_id": Message,
+    "action_id": ActionProposal,
+}
 NOT_CUSTOMER_FACING = ("staff/", "admin/", "api/schema", "api/docs")
-ID_CONVERTER = re.compile(r"<int:(\w+)>")
+ID_CONVERTER = re.compile(r"<(?:int|uuid):(\w+)>")
 
 
 def _routes(patterns, prefix=""):
@@ -52,7 +59,11 @@ ROUTES = id_routes()
 
 
 def _model_for(route: str):
-    before = route[: ID_CONVERTER.search(route).start()].strip("/").split("/")[-1]
+    """The model of the route's last id: the object whose owner decides."""
+    last = list(ID_CONVERTER.finditer(route))[-1]
+    if last.group(1) in PARAMETER_MODELS:
+        return PARAMETER_MODELS[last.group(1)]
+    before = route[: last.start()].strip("/").split("/")[-1]
     return SEGMENT_MODELS.get(before)
 
 
@@ -89,7 +100,20 @@ def victim(db):
         first_run_on=timezone.localdate() + timezone.timedelta(days=3),
     )
     prequalification = loan_prequalify(customer=customer, stated_annual_income="30000")
+    conversation = Conversation.objects.create(customer=customer, title="Card question")
+    question = Message.objects.create(
+        conversation=conversation, role="customer", status="received", client_id="q1"
+    )
+    answer = Message.objects.create(
+        conversation=conversation, role="assistant", status="complete", reply_to=question
+    )
+    proposal = ActionProposal.objects.create(
+        conversation=conversation, message=answer, kind="freeze_card", payload={"card_id": card.pk}
+    )
     return {
+        Conversation: conversation,
+        Message: answer,
+        ActionProposal: proposal,
         Account: checking,
         Payment: payment,
         Payee: payee,
@@ -113,11 +137,18 @@ def _state(victim):
         Payee.objects.filter(pk=victim[Payee].pk).exists(),
         StandingOrder.objects.get(pk=victim[StandingOrder].pk).active,
         Payment.objects.count(),
+        Message.objects.count(),
+        ActionProposal.objects.get(pk=victim[ActionProposal].pk).status,
+        Conversation.objects.get(pk=victim[Conversation].pk).status,
     )
 
 
-def _path(route: str, object_id: int) -> str:
-    return "/" + ID_CONVERTER.sub(str(object_id), route)
+def _path(route: str, victim: dict) -> str:
+    def object_id(match) -> str:
+        model = PARAMETER_MODELS.get(match.group(1)) or _model_for(route)
+        return str(victim[model].pk)
+
+    return "/" + ID_CONVERTER.sub(object_id, route)
 
 
 def test_another_customers_ids_answer_404_everywhere(client, victim, attacker):
@@ -129,7 +160,7 @@ def test_another_customers_ids_answer_404_everywhere(client, victim, attacker):
     ).json()["access"]
     before = _state(victim)
     for route in ROUTES:
-        path = _path(route, victim[_model_for(route)].pk)
+        path = _path(route, victim)
         extra = {"HTTP_AUTHORIZATION": f"Bearer {token}"} if route.startswith("api/") else {}
         statuses = {}
         for method in ("get", "post", "put", "patch", "delete"):
@@ -149,7 +180,7 @@ def test_the_owner_reaches_the_same_routes(client, victim):
         content_type="application/json",
     ).json()["access"]
     for route in ROUTES:
-        path = _path(route, victim[_model_for(route)].pk)
+        path = _path(route, victim)
         extra = {"HTTP_AUTHORIZATION": f"Bearer {token}"} if route.startswith("api/") else {}
         if "statement" in route:
             today = timezone.localdate().isoformat()
