@@ -383,6 +383,12 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 ASSISTANT_MAX_TOKENS = env.int("ASSISTANT_MAX_TOKENS", default=200)
 # No backend producing a first token within this time sends the conversation to a person.
 ASSISTANT_FIRST_TOKEN_DEADLINE_S = env.float("ASSISTANT_FIRST_TOKEN_DEADLINE_S", default=10.0)
+# Circuit breaker per model backend: skipped for OPEN_SECONDS after FAILURES consecutive
+# failures, then one request probes it.
+ASSISTANT_BREAKER_FAILURES = env.int("ASSISTANT_BREAKER_FAILURES", default=3)
+ASSISTANT_BREAKER_OPEN_SECONDS = env.float("ASSISTANT_BREAKER_OPEN_SECONDS", default=30.0)
+# A benchmark of every enabled backend every N customer requests (0: only on demand).
+ASSISTANT_BENCHMARK_EVERY_N_REQUESTS = env.int("ASSISTANT_BENCHMARK_EVERY_N_REQUESTS", default=500)
 
 # --- Logging: JSON lines with the request id ------------------------------------------
 

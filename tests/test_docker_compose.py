@@ -139,9 +139,11 @@ def test_web_waits_for_healthy_postgres_and_redis_and_for_migrations(services):
     assert depends_on["migrate"]["condition"] == "service_completed_successfully"
 
 
-def test_migrate_runs_migrations_once(services):
+def test_migrate_runs_migrations_once_then_registers_the_inference_backend(services):
     migrate = services["migrate"]
-    assert _command(migrate)[:3] == ["python", "manage.py", "migrate"]
+    command = " ".join(_command(migrate))
+    assert "python manage.py migrate --noinput && " in command
+    assert command.endswith("python manage.py model_backends_sync --from-env")
     assert migrate["restart"] == "no"
 
 
