@@ -249,6 +249,9 @@ def benchmark_summary() -> BenchmarkSummary:
 # --- Services: backends -------------------------------------------------------------------
 
 
+NEW_BACKEND_PARAMETERS = {"temperature": 0.2, "top_p": 0.9}
+
+
 @transaction.atomic
 def model_backend_upsert(
     *,
@@ -266,7 +269,8 @@ def model_backend_upsert(
     """Create a backend, or point an existing one at a new URL/model (audited)."""
     backend = ModelBackend.objects.select_for_update().filter(name=name).first()
     if backend is None:
-        backend = ModelBackend(name=name)
+        # Grounded answers about money: little randomness unless staff choose otherwise.
+        backend = ModelBackend(name=name, parameters=dict(NEW_BACKEND_PARAMETERS))
     backend.kind = kind
     backend.base_url = base_url
     backend.model = model

@@ -9,7 +9,8 @@ from apps.accounts.errors import NotFound
 from apps.accounts.models import Customer
 from apps.chat.models import ActionProposal, Conversation, Message
 
-HISTORY_FOR_PROMPT = 6
+# Short: a small model follows the facts better than a long transcript.
+HISTORY_FOR_PROMPT = 4
 
 
 def conversation_list(*, customer: Customer | None) -> QuerySet[Conversation]:

@@ -11,4 +11,5 @@ urlpatterns = [
     path("<uuid:conversation_id>/", views.ConversationView.as_view(), name="conversation"),
     path("<uuid:conversation_id>/send/", views.MessageSendView.as_view(), name="message-send"),
     path("<uuid:conversation_id>/escalate/", views.EscalateView.as_view(), name="escalate"),
+    path("help/<slug:slug>/", views.ArticleView.as_view(), name="article"),
 ]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import secrets
 
 from django.contrib import messages as flash
+from django.http import Http404
 from django.shortcuts import redirect
 
 from apps.accounts.portal_views import PortalView
@@ -83,3 +84,17 @@ class EscalateView(PortalView):
         except BankError as error:
             flash.error(request, error.message)
         return redirect("chat:conversation", conversation_id=conversation.pk)
+
+
+class ArticleView(PortalView):
+    """A help article the assistant cited."""
+
+    nav_section = "chat"
+
+    def get(self, request, slug):
+        from apps.chat.models import KnowledgeArticle
+
+        article = KnowledgeArticle.objects.filter(slug=slug, published=True).first()
+        if article is None:
+            raise Http404("No such article.")
+        return self.render_page("chat/article.html", {"article": article})

@@ -81,7 +81,7 @@
     var list = el("ul", "chat-citations list-inline small mt-1 mb-0");
     citations.forEach(function (citation) {
       var item = el("li", "list-inline-item");
-      var link = el("a", "", citation.type === "article" ? "📄 " + citation.title : citation.label);
+      var link = el("a", "", citation.type === "article" ? "Source: " + citation.title : citation.label);
       link.href = citation.url;
       item.appendChild(link);
       list.appendChild(item);
@@ -138,10 +138,10 @@
     if (message.role !== "assistant" || (message.status !== "complete" && message.status !== "stopped")) return;
     var box = el("div", "chat-feedback small mt-1 d-flex gap-1 align-items-center");
     var rating = message.feedback ? message.feedback.rating : "";
-    [["up", "👍", "Helpful"], ["down", "👎", "Not helpful"]].forEach(function (choice) {
-      var button = el("button", "btn btn-sm " + (rating === choice[0] ? "btn-secondary" : "btn-outline-secondary"), choice[1]);
+    box.appendChild(el("span", "text-body-secondary me-1", rating ? "Thanks for your feedback." : "Was this helpful?"));
+    [["up", "Yes"], ["down", "No"]].forEach(function (choice) {
+      var button = el("button", "btn btn-sm py-0 " + (rating === choice[0] ? "btn-secondary" : "btn-outline-secondary"), choice[1]);
       button.type = "button";
-      button.setAttribute("aria-label", choice[2]);
       button.setAttribute("aria-pressed", rating === choice[0] ? "true" : "false");
       button.addEventListener("click", function () {
         var comment = "";
