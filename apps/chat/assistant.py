@@ -23,7 +23,7 @@ from apps.accounts.models import Card, Customer
 from apps.chat import events
 from apps.chat.models import ActionProposal, Conversation, Message
 from apps.chat.selectors import history_for_prompt
-from apps.chat.services import conversation_escalate
+from apps.chat.services import NEW_TITLE, conversation_escalate
 
 logger = logging.getLogger(__name__)
 
@@ -58,6 +58,11 @@ ACTION_INTENTS = {
 }
 LOCK_SECONDS = 15
 PARTIAL_TTL_SECONDS = 120
+
+
+def _title_from(text: str) -> str:
+    words = " ".join(text.split())
+    return words if len(words) <= 60 else words[:59].rsplit(" ", 1)[0] + "…"
 
 
 class AnswerBusy(Exception):
@@ -149,6 +154,10 @@ def message_process(*, message_id: int) -> None:
     if not question.masked_text:
         (question.masked_text,) = _mask_with_conversation_map(conversation, [question.text])
         Message.objects.filter(pk=question.pk).update(masked_text=question.masked_text)
+        # A title from the first message, masked: titles are stored in the clear.
+        Conversation.objects.filter(pk=conversation.pk, title=NEW_TITLE).update(
+            title=_title_from(question.masked_text)
+        )
     conversation.refresh_from_db(fields=["status", "guard_refusals"])
     if conversation.status != Conversation.Status.ACTIVE:
         return  # a person has (or will have) the conversation: the assistant stays silent

@@ -19,6 +19,7 @@ from apps.chat.errors import ConversationClosed, MessageInvalid
 from apps.chat.models import Conversation, Message, MessageFeedback
 
 MAX_TEXT = 4000
+NEW_TITLE = "New conversation"
 CLIENT_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 STOP_TTL_SECONDS = 600
 
@@ -77,7 +78,7 @@ def message_receive(
             message.text = text
             message.save()
             if not locked.title:
-                locked.title = "New conversation"
+                locked.title = NEW_TITLE
             locked.save(update_fields=["title", "updated_at"])
             events.broadcast_on_commit(locked.pk, events.message_event(message.pk))
             transaction.on_commit(lambda: _enqueue_processing(message.pk, user.pk))

@@ -40,7 +40,14 @@ def customer_create(
 
 
 def customers_reencrypt_batch(*, batch_size: int = 200) -> int:
-    """Re-encrypt one batch of customers whose values use an older key; 0 when done.
+    """Re-encrypt one batch of customers whose values use an older key; 0 when done."""
+    return encrypted_rows_reencrypt_batch(
+        model=Customer, fields=Customer.ENCRYPTED_FIELDS, batch_size=batch_size
+    )
+
+
+def encrypted_rows_reencrypt_batch(*, model, fields, batch_size: int = 200) -> int:
+    """Re-encrypt one batch of `model` rows with a value under an older key; 0 when done.
 
     Each batch is its own transaction and skips rows locked by others, so the command can
     be stopped at any point and run again.
@@ -51,24 +58,20 @@ def customers_reencrypt_batch(*, batch_size: int = 200) -> int:
 
     current = f"{PREFIX}:{keyring().active}:"
     stale = Q()
-    for field in Customer.ENCRYPTED_FIELDS:
+    for field in fields:
         stale |= ~Q(**{f"{field}_ciphertext": ""}) & ~Q(
             **{f"{field}_ciphertext__startswith": current}
         )
+    columns = [f"{field}_ciphertext" for field in fields]
+    columns += [f"{field}_hash" for field in fields if getattr(model, field).searchable]
     with transaction.atomic():
         batch = list(
-            Customer.objects.select_for_update(skip_locked=True)
+            model.objects.select_for_update(skip_locked=True)
             .filter(stale)
             .order_by("pk")[:batch_size]
         )
-        for customer in batch:
-            for field in Customer.ENCRYPTED_FIELDS:
-                setattr(customer, field, getattr(customer, field))
-            customer.save(
-                update_fields=[
-                    f"{field}_{part}"
-                    for field in Customer.ENCRYPTED_FIELDS
-                    for part in ("ciphertext", "hash")
-                ]
-            )
+        for row in batch:
+            for field in fields:
+                setattr(row, field, getattr(row, field))
+            row.save(update_fields=columns)
     return len(batch)

@@ -1,7 +1,15 @@
+from django.apps import apps
 from django.core.management.base import BaseCommand
 
 from apps.accounts.crypto import keyring
-from apps.accounts.services.customers import customers_reencrypt_batch
+from apps.accounts.services.customers import encrypted_rows_reencrypt_batch
+
+# Every model with encrypted attributes, and those attributes.
+ENCRYPTED = {
+    "accounts.Customer": ("ssn", "national_id", "phone"),
+    "chat.Conversation": ("pii_map",),
+    "chat.Message": ("text",),
+}
 
 
 class Command(BaseCommand):
@@ -15,10 +23,15 @@ class Command(BaseCommand):
         parser.add_argument("--batch-size", type=int, default=200)
 
     def handle(self, *args, batch_size, **options):
-        total = 0
-        while done := customers_reencrypt_batch(batch_size=batch_size):
-            total += done
-            self.stdout.write(f"re-encrypted {total} customer(s) so far")
-        self.stdout.write(
-            self.style.SUCCESS(f"Done: {total} customer(s) now use key {keyring().active!r}.")
-        )
+        for dotted, fields in ENCRYPTED.items():
+            model = apps.get_model(dotted)
+            noun = f"{model._meta.verbose_name.lower()}(s)"
+            total = 0
+            while done := encrypted_rows_reencrypt_batch(
+                model=model, fields=fields, batch_size=batch_size
+            ):
+                total += done
+                self.stdout.write(f"re-encrypted {total} {noun} so far")
+            self.stdout.write(
+                self.style.SUCCESS(f"Done: {total} {noun} now use key {keyring().active!r}.")
+            )
