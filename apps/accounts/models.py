@@ -55,6 +55,9 @@ class Customer(models.Model):
     postcode = models.CharField(max_length=20, blank=True)
     country = models.CharField(max_length=2, default="GB")
     email = models.EmailField(blank=True)
+    # A customer in vulnerable circumstances (bereavement, illness, financial difficulty),
+    # flagged by staff: their conversations go to the front of the human queue.
+    vulnerable = models.BooleanField(default=False)
     ssn_ciphertext = models.TextField(blank=True, default="")
     ssn_hash = models.CharField(max_length=64, blank=True, default="", db_index=True)
     national_id_ciphertext = models.TextField(blank=True, default="")

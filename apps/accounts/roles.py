@@ -17,19 +17,30 @@ class Role(models.TextChoices):
 STAFF_ROLES = frozenset(Role) - {Role.CUSTOMER}
 
 _BACK_OFFICE = ["accounts.access_back_office"]
+_CHAT_AGENT = [
+    "chat.handle_conversations",
+    "chat.view_customer_360",
+    "chat.reveal_personal_data",
+    "chat.view_handoff_metrics",
+]
 
 # "app_label.codename" for each role. Later issues add their apps' permissions here.
 ROLE_PERMISSIONS: dict[Role, list[str]] = {
     Role.CUSTOMER: [],
-    Role.SUPPORT_AGENT: [*_BACK_OFFICE],
-    Role.FRAUD_ANALYST: [*_BACK_OFFICE],
-    Role.KYC_OFFICER: [*_BACK_OFFICE],
+    Role.SUPPORT_AGENT: [*_BACK_OFFICE, *_CHAT_AGENT, "chat.manage_canned_responses"],
+    Role.FRAUD_ANALYST: [*_BACK_OFFICE, *_CHAT_AGENT],
+    Role.KYC_OFFICER: [*_BACK_OFFICE, "chat.view_customer_360"],
     Role.COMPLIANCE_OFFICER: [
         *_BACK_OFFICE,
         "accounts.view_login_lockouts",
         "accounts.view_audit_trail",
         "auditlog.view_logentry",
         "chat.view_model_metrics",
+        "chat.view_customer_360",
+        "chat.reveal_personal_data",
+        "chat.supervise_conversations",
+        "chat.export_transcripts",
+        "chat.view_handoff_metrics",
     ],
     Role.ADMINISTRATOR: [
         *_BACK_OFFICE,
@@ -47,6 +58,10 @@ ROLE_PERMISSIONS: dict[Role, list[str]] = {
         "otp_totp.delete_totpdevice",
         "chat.view_model_metrics",
         "chat.manage_model_backends",
+        *_CHAT_AGENT,
+        "chat.supervise_conversations",
+        "chat.export_transcripts",
+        "chat.manage_canned_responses",
     ],
 }
 

@@ -19,6 +19,10 @@ AUDIT_EXEMPT: dict[str, str] = {
         "each entry names who created it and the payment it belongs to."
     ),
     "accounts.Posting": "Append-only ledger lines of a JournalEntry; never changed.",
+    "chat.HandoffEvent": (
+        "Append-only log of a conversation's assignments, transfers and closing; each row "
+        "names its actor. The conversation's own changes are audited."
+    ),
     "chat.Message": (
         "The transcript is its own record: a message is written once and only its answer's "
         "streaming state and timings change; who wrote it is on the row."
@@ -62,6 +66,10 @@ AUDITED_MODELS: dict[str, dict] = {
         "mask_fields": ["pii_map_ciphertext"],
     },
     "chat.MessageFeedback": {},
+    "chat.AgentPresence": {},
+    "chat.CannedResponse": {},
+    "chat.InternalNote": {},
+    "chat.SatisfactionSurvey": {},
     "chat.ActionProposal": {},
     "chat.KnowledgeArticle": {"exclude_fields": ["search_vector"]},
     # Switching the active backend or changing its URL is a configuration change.

@@ -31,6 +31,19 @@ class Conversation(models.Model):
         GUARD_REFUSALS = "guard_refusals", "The assistant refused twice"
         BACKEND_UNAVAILABLE = "backend_unavailable", "No model backend answered"
 
+    class Priority(models.TextChoices):
+        # Ordered: the queue serves urgent first (the value sorts the same way).
+        URGENT = "1urgent", "Suspected fraud"
+        HIGH = "2high", "Vulnerable customer"
+        NORMAL = "3normal", "Normal"
+
+    class Resolution(models.TextChoices):
+        ANSWERED = "answered", "Question answered"
+        ACTION_TAKEN = "action_taken", "Action taken for the customer"
+        REFERRED = "referred", "Referred to another team"
+        FRAUD_REPORTED = "fraud_reported", "Fraud reported"
+        NO_RESPONSE = "no_response", "Customer did not respond"
+
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     customer = models.ForeignKey(
         "accounts.Customer", on_delete=models.PROTECT, related_name="conversations"
@@ -42,6 +55,23 @@ class Conversation(models.Model):
     )
     escalated_at = models.DateTimeField(null=True, blank=True)
     guard_refusals = models.PositiveSmallIntegerField(default=0)
+    # The human side (apps/chat/handoff.py).
+    priority = models.CharField(max_length=8, choices=Priority.choices, default=Priority.NORMAL)
+    assigned_agent = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="assigned_conversations",
+    )
+    assigned_at = models.DateTimeField(null=True, blank=True)
+    first_agent_response_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    resolution_code = models.CharField(
+        max_length=24, choices=Resolution.choices, blank=True, default=""
+    )
+    # Drafted by the model from the masked transcript when the conversation is escalated.
+    handoff_summary = models.TextField(blank=True, default="")
     # JSON of apps.compliance.pii.PlaceholderMap, encrypted: the only link back to raw values.
     pii_map_ciphertext = models.TextField(blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
@@ -51,7 +81,19 @@ class Conversation(models.Model):
 
     class Meta:
         ordering = ["-updated_at"]
-        indexes = [models.Index(fields=["customer", "-updated_at"])]
+        indexes = [
+            models.Index(fields=["customer", "-updated_at"]),
+            models.Index(fields=["status", "priority", "escalated_at"]),
+        ]
+        permissions = [
+            ("handle_conversations", "Take over and answer customers' conversations"),
+            ("supervise_conversations", "Assign, transfer and read any agent's conversations"),
+            ("view_customer_360", "See a customer's profile, accounts and conversations"),
+            ("reveal_personal_data", "Reveal masked personal data, giving a reason"),
+            ("export_transcripts", "Export conversation transcripts"),
+            ("manage_canned_responses", "Manage canned responses"),
+            ("view_handoff_metrics", "See queue and handoff metrics"),
+        ]
 
     def __str__(self) -> str:
         return self.title or f"Conversation {self.pk}"
