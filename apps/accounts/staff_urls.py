@@ -14,4 +14,5 @@ urlpatterns = [
     path("security/lockouts/unlock/", staff_views.LockoutClearView.as_view(), name="lockout-clear"),
     path("compliance/", include("apps.compliance.staff_urls")),
     path("assistant/", include("apps.chat.staff_urls")),
+    path("chat/", include(("apps.chat.handoff_staff_urls", "handoff"), namespace="handoff")),
 ]
