@@ -359,6 +359,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "apps.accounts.tasks.payments_settle_external_task",
         "schedule": timedelta(seconds=env.int("EXTERNAL_SETTLEMENT_INTERVAL_SECONDS", default=30)),
     },
+    # Safety net: waiting conversations also get assigned when an event was missed.
+    "assign-waiting-conversations": {
+        "task": "apps.chat.tasks.handoff_assign_waiting_task",
+        "schedule": timedelta(seconds=30),
+    },
     "run-standing-orders": {
         "task": "apps.accounts.tasks.standing_orders_run_due_task",
         "schedule": timedelta(minutes=15),
@@ -389,6 +394,16 @@ ASSISTANT_BREAKER_FAILURES = env.int("ASSISTANT_BREAKER_FAILURES", default=3)
 ASSISTANT_BREAKER_OPEN_SECONDS = env.float("ASSISTANT_BREAKER_OPEN_SECONDS", default=30.0)
 # A benchmark of every enabled backend every N customer requests (0: only on demand).
 ASSISTANT_BENCHMARK_EVERY_N_REQUESTS = env.int("ASSISTANT_BENCHMARK_EVERY_N_REQUESTS", default=500)
+
+# --- Human handoff -------------------------------------------------------------------------
+
+# First-response target per conversation priority (seconds): suspected fraud, vulnerable
+# customer, everyone else.
+HANDOFF_FIRST_RESPONSE_TARGET_SECONDS = {
+    "1urgent": env.int("HANDOFF_TARGET_URGENT_SECONDS", default=120),
+    "2high": env.int("HANDOFF_TARGET_HIGH_SECONDS", default=300),
+    "3normal": env.int("HANDOFF_TARGET_NORMAL_SECONDS", default=900),
+}
 
 # --- Logging: JSON lines with the request id ------------------------------------------
 

@@ -123,15 +123,19 @@ def _refuse(question: Message, reasons: list[str]) -> None:
         "input guard refused a message",
         extra={"message_id": question.pk, "reasons": reasons},
     )
-    _, created = _reply_get_or_create(
+    answer, created = _reply_get_or_create(
         question,
         status=Message.Status.REFUSED,
         masked_text=REFUSAL_TEXT,
         guard_reasons=reasons,
         completed_at=timezone.now(),
     )
-    if created:
-        _count_refusal(question.conversation)
+    try:
+        if created:
+            _count_refusal(question.conversation)
+    finally:
+        # As after a streamed answer: `done` ends every answer, a refusal too.
+        events.broadcast(question.conversation_id, events.done_event(answer.pk, answer.status))
 
 
 def _count_refusal(conversation: Conversation) -> None:
@@ -158,6 +162,7 @@ def message_process(*, message_id: int) -> None:
         Conversation.objects.filter(pk=conversation.pk, title=NEW_TITLE).update(
             title=_title_from(question.masked_text)
         )
+        events.broadcast(conversation.pk, events.message_event(question.pk))  # staff: masked
     conversation.refresh_from_db(fields=["status", "guard_refusals"])
     if conversation.status != Conversation.Status.ACTIVE:
         return  # a person has (or will have) the conversation: the assistant stays silent

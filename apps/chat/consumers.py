@@ -7,10 +7,12 @@ text) into what this customer may see: their own values in place of placeholders
 Client → server: {"type": "message", "client_id", "text"} · {"type": "stop"} ·
 {"type": "resume", "after": <message id>} · {"type": "escalate"} ·
 {"type": "feedback", "message_id", "rating": "up"|"down", "comment"} ·
-{"type": "action.confirm", "id", "step_up"} · {"type": "action.decline", "id"} · {"type": "ping"}
+{"type": "action.confirm", "id", "step_up"} · {"type": "action.decline", "id"} ·
+{"type": "survey", "rating": 1-5, "comment"} (after a person closed it) · {"type": "ping"}
 Server → client: {"type": "ack", "client_id", "id"} · {"type": "message", "message": {...}} ·
 {"type": "token", "message_id", "seq", "text"} · {"type": "done", "message_id", "status"} ·
-{"type": "conversation", "status"} · {"type": "error", "code", "message", "fields"} · pong
+{"type": "conversation", "status", "agent"} · {"type": "survey.saved"} ·
+{"type": "error", "code", "message", "fields"} · pong
 """
 
 from __future__ import annotations
@@ -101,4 +103,6 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         )
 
     async def chat_conversation(self, event):
-        await self.send_json({"type": "conversation", "status": event["status"]})
+        await self.send_json(
+            {"type": "conversation", "status": event["status"], "agent": event.get("agent") or None}
+        )

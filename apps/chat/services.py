@@ -119,12 +119,25 @@ def conversation_escalate(*, conversation: Conversation, reason: str) -> Convers
             return locked
         if locked.status == Conversation.Status.CLOSED:
             raise ConversationClosed
+        # A conversation handed back and escalated again starts a new wait.
+        locked.first_agent_response_at = None
         locked.status = Conversation.Status.ESCALATED
         locked.escalation_reason = reason
         locked.escalated_at = timezone.now()
-        locked.save(update_fields=["status", "escalation_reason", "escalated_at", "updated_at"])
+        locked.save(
+            update_fields=[
+                "status",
+                "escalation_reason",
+                "escalated_at",
+                "first_agent_response_at",
+                "updated_at",
+            ]
+        )
         system_message_add(conversation=locked, text=ESCALATION_NOTICE)
         events.broadcast_on_commit(locked.pk, events.conversation_event(locked.status))
+        from apps.chat.handoff import on_escalated
+
+        on_escalated(locked)
     return locked
 
 

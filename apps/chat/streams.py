@@ -20,7 +20,15 @@ from apps.chat.models import Conversation, Message
 from apps.chat.presenters import message_for_customer
 from apps.chat.selectors import conversation_get, message_get, message_list
 
-CLIENT_ACTIONS = {"message", "stop", "escalate", "feedback", "action.confirm", "action.decline"}
+CLIENT_ACTIONS = {
+    "message",
+    "stop",
+    "escalate",
+    "feedback",
+    "survey",
+    "action.confirm",
+    "action.decline",
+}
 
 
 def conversation_for_user(*, user, conversation_id) -> Conversation | None:
@@ -32,11 +40,17 @@ def conversation_for_user(*, user, conversation_id) -> Conversation | None:
         return None
 
 
+def message_id_or_none(value) -> int | None:
+    """A message id a client sent (`after=`, Last-Event-ID): ASCII digits only.
+
+    str.isdigit() alone lets "²" through, which int() then refuses."""
+    value = str(value or "")
+    return int(value) if value.isascii() and value.isdigit() else None
+
+
 def after_from_query(query_string: bytes) -> int | None:
     values = parse_qs(query_string.decode("latin-1")).get("after")
-    if values and values[0].isdigit():
-        return int(values[0])
-    return None
+    return message_id_or_none(values[0]) if values else None
 
 
 class _Stream:
@@ -134,6 +148,17 @@ class CustomerView:
                 comment=content.get("comment") or "",
             )
             return {"type": "feedback.saved", "message_id": content.get("message_id")}
+        if kind == "survey":
+            from apps.chat.handoff import survey_submit
+
+            self.conversation.refresh_from_db()
+            survey_submit(
+                conversation=self.conversation,
+                user=user,
+                rating=content.get("rating"),
+                comment=content.get("comment") or "",
+            )
+            return {"type": "survey.saved"}
         proposal_id = str(content.get("id") or "")
         self._own_proposal(proposal_id)
         if kind == "action.confirm":

@@ -6,7 +6,7 @@ from celery import shared_task, signals
 from django.db import InterfaceError, OperationalError
 
 from apps.chat.registry_tasks import benchmark_run_task  # noqa: F401 - registers the task
-from apps.compliance.audit import ActorTask
+from apps.compliance.audit import ActorTask, SystemTask
 
 
 @shared_task(
@@ -27,6 +27,34 @@ def message_process_task(self, message_id: int, *, actor_id: int) -> None:
     except AnswerBusy as busy:
         # A dead worker's lock lapses within LOCK_SECONDS; a live one finishes the answer.
         raise self.retry(exc=busy, countdown=LOCK_SECONDS / 3, max_retries=20) from busy
+
+
+@shared_task(
+    base=SystemTask,
+    acks_late=True,
+    autoretry_for=(OperationalError, InterfaceError),
+    retry_backoff=True,
+    max_retries=5,
+)
+def handoff_assign_waiting_task() -> int:
+    """Give waiting conversations to available agents with room (safe to run any time)."""
+    from apps.chat.handoff import queue_assign_waiting
+
+    return len(queue_assign_waiting())
+
+
+@shared_task(
+    base=SystemTask,
+    acks_late=True,
+    autoretry_for=(OperationalError, InterfaceError, ConnectionError),
+    retry_backoff=True,
+    max_retries=5,
+)
+def handoff_summary_task(conversation_id: str) -> None:
+    """Draft the summary an agent reads first, from the masked transcript."""
+    from apps.chat.assist import handoff_summary_store
+
+    handoff_summary_store(conversation_id=conversation_id)
 
 
 @signals.worker_init.connect
