@@ -100,7 +100,7 @@ def on_escalated(conversation: Conversation) -> None:
     conversation.priority = escalation_priority(conversation)
     conversation.save(update_fields=["priority", "updated_at"])
     _event(conversation, HandoffEvent.Kind.ESCALATED, note=conversation.escalation_reason)
-    from apps.chat.tasks import handoff_summary_task
+    from apps.chat.assist_tasks import handoff_summary_task
 
     conversation_id = str(conversation.pk)
     transaction.on_commit(lambda: handoff_summary_task.delay(conversation_id))
@@ -215,6 +215,11 @@ def _assign(conversation: Conversation, agent: User, *, actor: User | None) -> N
         ),
     )
     events.broadcast_on_commit(conversation.pk, _conversation_event(conversation))
+    # Refresh the summary: messages still being masked at escalation are in it now.
+    from apps.chat.assist_tasks import handoff_summary_task
+
+    conversation_id = str(conversation.pk)
+    transaction.on_commit(lambda: handoff_summary_task.delay(conversation_id))
 
 
 def conversation_claim(*, conversation_id, agent: User) -> Conversation:

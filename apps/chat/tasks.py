@@ -5,6 +5,7 @@ from __future__ import annotations
 from celery import shared_task, signals
 from django.db import InterfaceError, OperationalError
 
+from apps.chat.assist_tasks import handoff_summary_task  # noqa: F401 - registers the task
 from apps.chat.registry_tasks import benchmark_run_task  # noqa: F401 - registers the task
 from apps.compliance.audit import ActorTask, SystemTask
 
@@ -41,20 +42,6 @@ def handoff_assign_waiting_task() -> int:
     from apps.chat.handoff import queue_assign_waiting
 
     return len(queue_assign_waiting())
-
-
-@shared_task(
-    base=SystemTask,
-    acks_late=True,
-    autoretry_for=(OperationalError, InterfaceError, ConnectionError),
-    retry_backoff=True,
-    max_retries=5,
-)
-def handoff_summary_task(conversation_id: str) -> None:
-    """Draft the summary an agent reads first, from the masked transcript."""
-    from apps.chat.assist import handoff_summary_store
-
-    handoff_summary_store(conversation_id=conversation_id)
 
 
 @signals.worker_init.connect
