@@ -472,6 +472,14 @@ PAYMENT_SCREENING_HOOKS = env.list(
     "PAYMENT_SCREENING_HOOKS", default=["apps.accounts.screening.allow_all"]
 )
 
+# --- Prometheus -------------------------------------------------------------------------
+
+# Scrapers send "Authorization: Bearer <token>" to /metrics (banksight/metrics.py). Unset in
+# production, /metrics answers 404; outside production verified staff may also read it.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+if PRODUCTION and METRICS_TOKEN and len(METRICS_TOKEN) < 32:
+    raise ImproperlyConfigured("METRICS_TOKEN must be at least 32 characters.")
+
 # --- Demo data ------------------------------------------------------------------------
 
 DEMO_PASSWORD = env.str("DEMO_PASSWORD", default="banksight-demo")

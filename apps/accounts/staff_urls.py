@@ -14,5 +14,6 @@ urlpatterns = [
     path("security/lockouts/unlock/", staff_views.LockoutClearView.as_view(), name="lockout-clear"),
     path("compliance/", include("apps.compliance.staff_urls")),
     path("assistant/", include("apps.chat.staff_urls")),
+    path("", include("apps.chat.backoffice_urls")),
     path("chat/", include(("apps.chat.handoff_staff_urls", "handoff"), namespace="handoff")),
 ]

@@ -12,6 +12,7 @@ from django.views.generic import ListView, TemplateView
 
 from apps.accounts import selectors, services
 from apps.accounts.access import StaffPermissionMixin
+from apps.accounts.staff_home import staff_home_panels
 from apps.accounts.views import MfaEnrolView, MfaVerifyView, SignInView, SignOutView
 from banksight.errors import BankError
 
@@ -47,7 +48,12 @@ class StaffMfaEnrolView(MfaEnrolView):
 
 
 class StaffHomeView(TemplateView):
+    """Each role's queues and counts; the panels follow the user's permissions."""
+
     template_name = "staff/home.html"
+
+    def get_context_data(self, **kwargs):
+        return super().get_context_data(panels=staff_home_panels(user=self.request.user), **kwargs)
 
 
 class LockoutListView(StaffPermissionMixin, ListView):

@@ -3,7 +3,8 @@ from django.db import models
 
 
 class SecurityEvent(models.Model):
-    """A security-relevant event that is not a model change: lockouts, unlocks, MFA steps.
+    """A security-relevant event that is not a model change: lockouts, unlocks, MFA steps,
+    staff revealing masked personal data (never the value itself: field and reason).
 
     Append-only like the audit trail (a PostgreSQL trigger rejects UPDATE and DELETE).
     """
@@ -13,6 +14,9 @@ class SecurityEvent(models.Model):
         LOGIN_UNLOCKED = "login_unlocked", "Sign-in unlocked by staff"
         MFA_ENROLLED = "mfa_enrolled", "Authenticator enrolled"
         MFA_FAILED = "mfa_failed", "Wrong one-time code"
+        # Staff saw a customer's unmasked value; details name the field and the reason.
+        PII_REVEALED = "pii_revealed", "Personal data revealed"
+        TRANSCRIPT_REVEALED = "transcript_revealed", "Unmasked transcript exported"
 
     kind = models.CharField(max_length=40, choices=Kind.choices)
     username = models.CharField(max_length=150, blank=True)

@@ -3,6 +3,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from apps.accounts.demo import demo_people_seed
 from apps.accounts.demo_banking import demo_banking_seed
+from apps.chat.canned import canned_responses_demo_seed
 
 
 class Command(BaseCommand):
@@ -16,4 +17,5 @@ class Command(BaseCommand):
             raise CommandError("seed_demo is refused under production settings.")
         users = demo_people_seed()
         demo_banking_seed()
+        canned_responses_demo_seed()
         self.stdout.write(self.style.SUCCESS(f"Demo data ready: {len(users)} people."))
