@@ -111,7 +111,13 @@ CACHES = {
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
-        "CONFIG": {"hosts": [REDIS_CHANNELS_URL], "prefix": "banksight"},
+        "CONFIG": {
+            # redis-py 8 reads with a 5 s socket timeout by default: the same 5 s as
+            # channels_redis's blocking BZPOPMIN, so an idle receive() sometimes raised
+            # TimeoutError and tore down idle websockets and SSE streams. Wait longer.
+            "hosts": [{"address": REDIS_CHANNELS_URL, "socket_timeout": 15}],
+            "prefix": "banksight",
+        },
     }
 }
 

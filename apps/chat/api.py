@@ -5,7 +5,15 @@ The live stream is Server-Sent Events at /conversations/{id}/events (apps/chat/s
 
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_serializer,
+    inline_serializer,
+)
 from rest_framework import serializers, status
 from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
@@ -17,9 +25,11 @@ from apps.accounts.banking_api.common import (
     customer_or_404,
     error_example,
     error_responses,
+    page_of,
 )
 from apps.accounts.permissions import IsCustomer
-from apps.chat import events, selectors, services
+from apps.chat import events, selectors, services, streams
+from apps.chat.errors import ConversationClosed
 from apps.chat.models import Conversation
 from apps.chat.presenters import message_for_customer
 
@@ -44,6 +54,30 @@ MESSAGE_EXAMPLE = {
     "actions": [],
     "feedback": None,
 }
+EVENTS_EXAMPLE = (
+    ": connected\n\n"
+    "event: message\n"
+    'data: {"id":40,"role":"customer","text":"What is my balance?","status":"received",'
+    '"client_id":"c-8f1b2a","created_at":"2026-11-25T10:02:11.900000+00:00","author":null,'
+    '"citations":[],"actions":[],"feedback":null}\n\n'
+    "event: message\n"
+    'data: {"id":41,"role":"assistant","text":"","status":"streaming","client_id":null,'
+    '"created_at":"2026-11-25T10:02:12.001000+00:00","author":null,"citations":[],'
+    '"actions":[],"feedback":null}\n\n'
+    "event: token\n"
+    'data: {"message_id":41,"seq":1,"text":"Your Everyday "}\n\n'
+    "event: token\n"
+    'data: {"message_id":41,"seq":2,"text":"account ending 1234 has \u00a31,250.00."}\n\n'
+    "event: message\n"
+    "id: 41\n"
+    'data: {"id":41,"role":"assistant","text":"Your Everyday account ending 1234 has '
+    '\u00a31,250.00.","status":"complete","client_id":null,'
+    '"created_at":"2026-11-25T10:02:12.001000+00:00","author":null,"citations":[],'
+    '"actions":[],"feedback":null}\n\n'
+    "event: done\n"
+    'data: {"message_id":41,"status":"complete"}\n\n'
+    ": keep-alive\n\n"
+)
 
 
 class ConversationOutputSerializer(serializers.ModelSerializer):
@@ -79,6 +113,30 @@ class MessageOutputSerializer(serializers.Serializer):
         return message_for_customer(instance)
 
 
+MessageAcceptedSerializer = inline_serializer(
+    name="MessageAccepted",
+    fields={
+        "id": serializers.IntegerField(help_text="The saved message; resume events after it."),
+        "client_id": serializers.CharField(),
+        "status": serializers.CharField(),
+    },
+)
+StopAcceptedSerializer = inline_serializer(
+    name="StopAccepted",
+    fields={
+        "message_id": serializers.IntegerField(
+            allow_null=True, help_text="The answer being stopped; null when none was running."
+        )
+    },
+)
+CLOSED_EXAMPLE = error_example(
+    "Closed", ConversationClosed.code, ConversationClosed.default_message
+)
+CURSOR_PARAMETER = OpenApiParameter(
+    "cursor", OpenApiTypes.STR, description="Opaque; follow `next` and `previous`."
+)
+
+
 class ConversationPagination(CursorPagination):
     page_size = 25
     ordering = ("-updated_at", "-created_at")
@@ -100,6 +158,7 @@ def _conversation(request, conversation_id) -> Conversation:
 class ConversationListApi(APIView):
     permission_classes = [IsCustomer]
 
+    @extend_schema_serializer(component_name="ConversationCreate")
     class InputSerializer(serializers.Serializer):
         title = serializers.CharField(required=False, allow_blank=True, max_length=120)
 
@@ -107,9 +166,10 @@ class ConversationListApi(APIView):
         summary="The customer's conversations with the assistant, newest first",
         operation_id="conversations_list",
         tags=["assistant"],
+        parameters=[CURSOR_PARAMETER],
         responses={
             200: OpenApiResponse(
-                ConversationOutputSerializer(many=True),
+                page_of(ConversationOutputSerializer, "ConversationPage"),
                 examples=[
                     OpenApiExample(
                         "Page",
@@ -168,6 +228,7 @@ class ConversationDetailApi(APIView):
 class MessageListApi(APIView):
     permission_classes = [IsCustomer]
 
+    @extend_schema_serializer(component_name="MessageCreate")
     class InputSerializer(serializers.Serializer):
         text = serializers.CharField(trim_whitespace=False, allow_blank=True)
         client_id = serializers.CharField(allow_blank=True)
@@ -177,10 +238,16 @@ class MessageListApi(APIView):
         description="Cursor-paginated. `after=<message id>` returns only newer messages.",
         operation_id="conversation_messages_list",
         tags=["assistant"],
-        parameters=[OpenApiParameter("after", int, description="Only messages after this id")],
+        parameters=[
+            OpenApiParameter("after", int, description="Only messages after this id"),
+            CURSOR_PARAMETER,
+            OpenApiParameter(
+                "page_size", int, description="Messages a page: 50 by default, at most 200."
+            ),
+        ],
         responses={
             200: OpenApiResponse(
-                MessageOutputSerializer(many=True),
+                page_of(MessageOutputSerializer, "MessagePage"),
                 examples=[
                     OpenApiExample(
                         "Page", value={"next": None, "previous": None, "results": [MESSAGE_EXAMPLE]}
@@ -192,12 +259,10 @@ class MessageListApi(APIView):
     )
     def get(self, request, conversation_id):
         conversation = _conversation(request, conversation_id)
-        after = request.query_params.get("after")
+        after = streams.message_id_or_none(request.query_params.get("after"))
         paginator = MessagePagination()
         page = paginator.paginate_queryset(
-            selectors.message_list(
-                conversation=conversation, after=int(after) if str(after).isdigit() else None
-            ),
+            selectors.message_list(conversation=conversation, after=after),
             request,
             view=self,
         )
@@ -222,6 +287,7 @@ class MessageListApi(APIView):
         ],
         responses={
             202: OpenApiResponse(
+                MessageAcceptedSerializer,
                 description="Saved; the answer follows on the event stream",
                 examples=[
                     OpenApiExample(
@@ -234,6 +300,8 @@ class MessageListApi(APIView):
                 401,
                 403,
                 404,
+                409,
+                e409=[CLOSED_EXAMPLE],
                 e400=[
                     error_example(
                         "Missing text",
@@ -270,7 +338,14 @@ class ConversationStopApi(APIView):
         operation_id="conversations_stop",
         tags=["assistant"],
         request=None,
-        responses={202: OpenApiResponse(description="Stopping"), **error_responses(401, 403, 404)},
+        responses={
+            202: OpenApiResponse(
+                StopAcceptedSerializer,
+                description="Stopping",
+                examples=[OpenApiExample("Stopping", value={"message_id": 41})],
+            ),
+            **error_responses(401, 403, 404),
+        },
     )
     def post(self, request, conversation_id):
         answer = services.answer_stop(conversation=_conversation(request, conversation_id))
@@ -287,7 +362,10 @@ class ConversationEscalateApi(APIView):
         operation_id="conversations_escalate",
         tags=["assistant"],
         request=None,
-        responses={200: ConversationOutputSerializer, **error_responses(401, 403, 404)},
+        responses={
+            200: ConversationOutputSerializer,
+            **error_responses(401, 403, 404, 409, e409=[CLOSED_EXAMPLE]),
+        },
     )
     def post(self, request, conversation_id):
         conversation = services.conversation_escalate(
@@ -300,6 +378,7 @@ class ConversationEscalateApi(APIView):
 class MessageFeedbackApi(APIView):
     permission_classes = [IsCustomer]
 
+    @extend_schema_serializer(component_name="MessageFeedbackCreate")
     class InputSerializer(serializers.Serializer):
         rating = serializers.ChoiceField(choices=["up", "down"])
         comment = serializers.CharField(required=False, allow_blank=True, max_length=1000)
@@ -326,11 +405,12 @@ class MessageFeedbackApi(APIView):
 
 
 class ActionDecisionApi(APIView):
-    """Confirm or decline an action the assistant proposed."""
+    """Confirm or decline an action the assistant proposed (one subclass each)."""
 
     permission_classes = [IsCustomer]
     decision = "confirm"
 
+    @extend_schema_serializer(component_name="ActionConfirm")
     class InputSerializer(serializers.Serializer):
         step_up = serializers.CharField(
             required=False,
@@ -338,16 +418,6 @@ class ActionDecisionApi(APIView):
             help_text="For transfers: the customer's password or a current authenticator code.",
         )
 
-    @extend_schema(
-        summary="Confirm (or decline) a proposed action",
-        description=(
-            "Nothing the assistant proposes happens until the customer confirms it here. "
-            "Transfers also need `step_up`: the password or an authenticator code."
-        ),
-        tags=["assistant"],
-        request=InputSerializer,
-        responses={200: MessageOutputSerializer, **error_responses(400, 401, 403, 404)},
-    )
     def post(self, request, conversation_id, action_id):
         conversation = _conversation(request, conversation_id)
         if not conversation.action_proposals.filter(pk=action_id).exists():
@@ -367,3 +437,92 @@ class ActionDecisionApi(APIView):
         events.broadcast(conversation.pk, events.message_event(proposal.message_id))
         message = selectors.message_get(conversation=conversation, message_id=proposal.message_id)
         return Response(message_for_customer(message))
+
+
+class ActionConfirmApi(ActionDecisionApi):
+    decision = "confirm"
+
+    @extend_schema(
+        summary="Confirm a proposed action",
+        description=(
+            "Nothing the assistant proposes happens until the customer confirms it here. "
+            "Transfers also need `step_up`: the password or an authenticator code."
+        ),
+        operation_id="conversation_action_confirm",
+        tags=["assistant"],
+        request=ActionDecisionApi.InputSerializer,
+        responses={200: MessageOutputSerializer, **error_responses(400, 401, 403, 404)},
+    )
+    def post(self, request, conversation_id, action_id):
+        return super().post(request, conversation_id, action_id)
+
+
+class ActionDeclineApi(ActionDecisionApi):
+    decision = "decline"
+
+    @extend_schema(
+        summary="Decline a proposed action",
+        description="The action is not carried out; the card shows it as declined.",
+        operation_id="conversation_action_decline",
+        tags=["assistant"],
+        request=None,
+        responses={200: MessageOutputSerializer, **error_responses(400, 401, 403, 404)},
+    )
+    def post(self, request, conversation_id, action_id):
+        return super().post(request, conversation_id, action_id)
+
+
+class ConversationEventsApi(APIView):
+    """Documentation only: apps.chat.sse.conversation_events serves this path (DRF has no
+    async views). `documented_by` lets drf-spectacular find it."""
+
+    permission_classes = [IsCustomer]
+
+    @extend_schema(
+        summary="The conversation's live events (Server-Sent Events)",
+        description=(
+            "`text/event-stream`, for clients without websockets. Events: `message` (a saved "
+            "message in full, the shape of the history's items; it carries `id:` once the "
+            "message is final), `token` (`{message_id, seq, text}`: the answer as it streams), "
+            "`done` (`{message_id, status}`: the answer ended), `conversation` "
+            "(`{status, agent}`: e.g. escalated; `agent` is the first name of the person who "
+            "joined, or null). Lines starting with `:` are comments (keep-alives every 15 s). "
+            "Resume with `after=<message id>` or the `Last-Event-ID` header: every message "
+            "after it is sent first, an answer still streaming with its text so far."
+        ),
+        operation_id="conversation_events",
+        tags=["assistant"],
+        parameters=[
+            OpenApiParameter(
+                "after", int, description="Send every message after this id first, then live."
+            ),
+            OpenApiParameter(
+                "Last-Event-ID",
+                int,
+                location=OpenApiParameter.HEADER,
+                description="As `after` (browsers' EventSource sends it when reconnecting).",
+            ),
+        ],
+        responses={
+            (200, "text/event-stream"): OpenApiResponse(
+                OpenApiTypes.STR,
+                description="An open stream of events",
+                examples=[OpenApiExample("An answer", value=EVENTS_EXAMPLE)],
+            ),
+            **error_responses(401, 403, 404),
+        },
+    )
+    def get(self, request, conversation_id):
+        raise NotImplementedError("served by apps.chat.sse.conversation_events")
+
+
+def documented_by(view_class):
+    """Mark a plain Django view as documented by a DRF view class for drf-spectacular (the
+    view itself is unchanged; only schema generation looks at `cls`)."""
+
+    def mark(view):
+        view.cls = view_class
+        view.initkwargs = {}
+        return view
+
+    return mark

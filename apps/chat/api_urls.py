@@ -24,7 +24,7 @@ urlpatterns = [
     ),
     path(
         "conversations/<uuid:conversation_id>/events",
-        sse.conversation_events,
+        api.documented_by(api.ConversationEventsApi)(sse.conversation_events),
         name="conversation-events",
     ),
     path(
@@ -39,12 +39,12 @@ urlpatterns = [
     ),
     path(
         "conversations/<uuid:conversation_id>/actions/<uuid:action_id>/confirm",
-        api.ActionDecisionApi.as_view(decision="confirm"),
+        api.ActionConfirmApi.as_view(),
         name="conversation-action-confirm",
     ),
     path(
         "conversations/<uuid:conversation_id>/actions/<uuid:action_id>/decline",
-        api.ActionDecisionApi.as_view(decision="decline"),
+        api.ActionDeclineApi.as_view(),
         name="conversation-action-decline",
     ),
 ]

@@ -14,14 +14,14 @@ import json
 
 from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
+from django.contrib.auth.decorators import login_not_required
 from django.db import connection
-from django.http import StreamingHttpResponse
-from django.views.decorators.http import require_GET
+from django.http import JsonResponse, StreamingHttpResponse
 from rest_framework_simplejwt.authentication import JWTAuthentication
 from rest_framework_simplejwt.exceptions import AuthenticationFailed, InvalidToken
 
 from apps.chat import streams
-from banksight.api.errors import json_error_response
+from banksight.api.errors import api_exception_handler, json_error_response
 
 HEARTBEAT_SECONDS = 15
 FINAL = {"complete", "stopped", "refused", "failed"}
@@ -42,18 +42,21 @@ def _release_connection_after(fn):
 
 
 def _jwt_user(request):
+    """(user, None), or (None, the 401 the REST endpoints give for this token)."""
     try:
         result = JWTAuthentication().authenticate(request)
-    except (InvalidToken, AuthenticationFailed):
-        return None
-    return result[0] if result else None
+    except (InvalidToken, AuthenticationFailed) as error:
+        # An expired token must say `token_not_valid` here too: the app refreshes on it.
+        response = api_exception_handler(error, {})
+        return None, JsonResponse(response.data, status=response.status_code)
+    return (result[0] if result else None), None
 
 
 async def _user(request):
     if request.headers.get("Authorization", "").lower().startswith("bearer "):
-        return await sync_to_async(_jwt_user)(request)
+        return await _release_connection_after(_jwt_user)(request)
     user = await request.auser()
-    return user if user.is_authenticated else None
+    return (user if user.is_authenticated else None), None
 
 
 def _sse(event: str, data: dict, event_id: int | None = None) -> bytes:
@@ -73,9 +76,17 @@ def _encode(payload: dict) -> bytes:
     return _sse(kind, data)
 
 
-@require_GET
+@login_not_required  # it authenticates itself: bearer tokens, which the middleware cannot see
 async def conversation_events(request, conversation_id):
-    user = await _user(request)
+    if request.method != "GET":  # in the API's error shape, unlike require_GET's empty 405
+        response = json_error_response(
+            "method_not_allowed", f'Method "{request.method}" not allowed.', 405
+        )
+        response["Allow"] = "GET"
+        return response
+    user, token_refused = await _user(request)
+    if token_refused is not None:
+        return token_refused
     if user is None:
         return json_error_response(
             "not_authenticated", "Authentication credentials were not provided.", 401
@@ -87,10 +98,10 @@ async def conversation_events(request, conversation_id):
     )
     if conversation is None:
         return json_error_response("not_found", "Not found.", 404)
-    after = request.GET.get("after") or request.headers.get("Last-Event-ID") or ""
+    after = request.GET.get("after") or request.headers.get("Last-Event-ID")
     view = await _release_connection_after(streams.CustomerView)(conversation)
     response = StreamingHttpResponse(
-        _event_stream(view, int(after) if after.isdigit() else None),
+        _event_stream(view, streams.message_id_or_none(after)),
         content_type="text/event-stream",
     )
     response["Cache-Control"] = "no-cache"
@@ -132,5 +143,10 @@ async def _translate(view: streams.CustomerView, event: dict) -> dict | None:
     if kind == "chat.done":
         return {"type": "done", "message_id": event["message_id"], "status": event["status"]}
     if kind == "chat.conversation":
-        return {"type": "conversation", "status": event["status"]}
+        # As the websocket: the agent's first name, never staff-only fields such as usernames.
+        return {
+            "type": "conversation",
+            "status": event["status"],
+            "agent": event.get("agent") or None,
+        }
     return None
