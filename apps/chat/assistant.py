@@ -162,7 +162,8 @@ def message_process(*, message_id: int) -> None:
         Conversation.objects.filter(pk=conversation.pk, title=NEW_TITLE).update(
             title=_title_from(question.masked_text)
         )
-        events.broadcast(conversation.pk, events.message_event(question.pk))  # staff: masked
+        # Staff connections now get the masked text (customers already have theirs).
+        events.staff_broadcast(conversation.pk, events.message_event(question.pk))
     conversation.refresh_from_db(fields=["status", "guard_refusals"])
     if conversation.status != Conversation.Status.ACTIVE:
         return  # a person has (or will have) the conversation: the assistant stays silent

@@ -61,8 +61,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             if kind == "ping":
                 await self.send_json({"type": "pong"})
             elif kind == "resume":
-                after = content.get("after")
-                await self._replay(int(after) if str(after).isdigit() else 0)
+                await self._replay(streams.message_id_or_none(content.get("after")) or 0)
             elif kind in streams.CLIENT_ACTIONS:
                 reply = await database_sync_to_async(self.view.handle)(
                     user=self.user, kind=kind, content=content

@@ -38,10 +38,12 @@ def broadcast_on_commit(conversation_id, event: dict) -> None:
     transaction.on_commit(lambda: broadcast(conversation_id, event))
 
 
+def staff_broadcast(conversation_id, event: dict) -> None:
+    async_to_sync(get_channel_layer().group_send)(staff_group(conversation_id), event)
+
+
 def staff_broadcast_on_commit(conversation_id, event: dict) -> None:
-    transaction.on_commit(
-        lambda: async_to_sync(get_channel_layer().group_send)(staff_group(conversation_id), event)
-    )
+    transaction.on_commit(lambda: staff_broadcast(conversation_id, event))
 
 
 def note_event(note_id: int) -> dict:

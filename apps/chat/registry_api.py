@@ -7,7 +7,12 @@ factor (django-otp's `is_verified()`), with the metrics permission. Customers ge
 
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_serializer,
+)
 from rest_framework import serializers
 from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
@@ -92,6 +97,7 @@ class BenchmarkSummaryApi(APIView):
     permission = "chat.view_model_metrics"
     permission_classes = [IsVerifiedStaffWithPermission]
 
+    @extend_schema_serializer(component_name="BenchmarkSummary")
     class OutputSerializer(serializers.Serializer):
         run = _RunSerializer(allow_null=True, help_text="The latest finished run.")
         backends = _BackendResultSerializer(many=True)
