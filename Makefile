@@ -7,12 +7,12 @@ INSTALLED := $(VENV)/.installed
 BOOTSTRAP_VERSION := 5.3.9
 VENDOR := static/vendor/bootstrap
 
-.PHONY: run test test-vllm lint format install vendor stop clean
+.PHONY: run test test-vllm lint format install vendor browser stop clean
 
 run: install ## web + worker + beat with private PostgreSQL and Redis; Ctrl-C stops all
 	$(PY) -m banksight.runner
 
-test: install ## lint, then the whole suite against real PostgreSQL, Redis and a Celery worker
+test: install browser ## lint, then the whole suite against real PostgreSQL, Redis and a Celery worker
 	$(VENV)/bin/ruff check .
 	$(PY) -m pytest $(PYTEST_ARGS)
 
@@ -44,6 +44,14 @@ $(INSTALLED): $(PY) requirements/base.txt requirements/dev.txt requirements/loca
 	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" CMAKE_BUILD_PARALLEL_LEVEL=2 \
 	  $(PY) -m pip install --quiet -r requirements/dev.txt
 	touch $@
+
+# Debian's Chromium for tests/browser (Playwright drives it; it never downloads a browser).
+# Without it (no root, no apt) those tests are skipped with the reason, the rest still run.
+browser:
+	@test -x /usr/bin/chromium || { \
+	  sudo=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	  $$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq chromium; \
+	} || echo "make browser: could not install chromium; the browser tests will be skipped"
 
 # Bootstrap is vendored from the npm registry at setup time; nothing loads from a CDN.
 vendor: $(VENDOR)/bootstrap.min.css

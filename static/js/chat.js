@@ -14,6 +14,11 @@
   var badge = document.getElementById("chat-connection");
   var statusBox = document.getElementById("chat-status");
   var errorBox = document.getElementById("chat-error");
+  var survey = document.getElementById("chat-survey");
+  var surveyThanks = document.getElementById("chat-survey-thanks");
+  var agentName = log.getAttribute("data-agent") || "";
+  var surveyDone = log.getAttribute("data-survey-done") === "1";
+  var surveyPending = null; // sent again after a reconnect until it is saved (it is idempotent)
   var FINAL = { complete: 1, stopped: 1, refused: 1, failed: 1, received: 1 };
   var socket = null;
   var retryDelay = 500;
@@ -204,13 +209,29 @@
     stopButton.classList.toggle("d-none", Object.keys(streaming).length === 0);
   }
 
-  function setConversationStatus(status) {
-    if (status === "escalated" || status === "with_agent") {
-      statusBox.classList.remove("d-none");
-      statusBox.textContent = status === "with_agent"
-        ? "A person from our team is answering you now."
-        : "We've asked a person from our team to join. You can keep writing; they will see everything.";
-      escalateButton.disabled = true;
+  var STATUS_TEXT = {
+    escalated: "We've asked a person from our team to join. You can keep writing; they will see everything.",
+    active: "You're talking to the BankSight assistant again. You can ask for a person at any time.",
+    closed: "This conversation is closed. Start a new one to keep chatting."
+  };
+
+  // escalated → with_agent (a named person answers) → active (the assistant again) or
+  // closed (the composer locks and the one-question survey appears).
+  function setConversationStatus(status, agent) {
+    if (agent) agentName = agent;
+    if (!STATUS_TEXT[status] && status !== "with_agent") return;
+    statusBox.classList.remove("d-none");
+    statusBox.textContent = status === "with_agent"
+      ? "You're talking to " + (agentName || "a person") + " from BankSight. Answers now come from them, not the assistant."
+      : STATUS_TEXT[status];
+    escalateButton.disabled = status !== "active";
+    var closed = status === "closed";
+    input.disabled = closed;
+    sendButton.disabled = closed;
+    input.placeholder = closed ? "This conversation is closed" : "Write a message";
+    if (closed) {
+      survey.classList.toggle("d-none", surveyDone);
+      surveyThanks.classList.toggle("d-none", !surveyDone);
     }
   }
 
@@ -234,6 +255,7 @@
       retryDelay = 500;
       setBadge("Connected", "success");
       outbox.forEach(function (payload) { socket.send(JSON.stringify(payload)); });
+      if (surveyPending) socket.send(JSON.stringify(surveyPending));
     });
     socket.addEventListener("close", function () {
       setBadge("Reconnecting…", "warning");
@@ -260,11 +282,18 @@
           pending.setAttribute("data-status", "received");
         }
       } else if (event.type === "conversation") {
-        setConversationStatus(event.status);
+        setConversationStatus(event.status, event.agent);
+      } else if (event.type === "survey.saved") {
+        surveyPending = null;
+        surveyDone = true;
+        survey.classList.add("d-none");
+        surveyThanks.classList.remove("d-none");
+        surveyThanks.focus();
       } else if (event.type === "error") {
         errorBox.textContent = event.fields && Object.keys(event.fields).length
           ? Object.keys(event.fields).map(function (k) { return event.fields[k].join(" "); }).join(" ")
           : event.message;
+        if (event.for === "survey") surveyPending = null;
         if (event.client_id) {
           outbox = outbox.filter(function (p) { return p.client_id !== event.client_id; });
           var failed = log.querySelector('.chat-message[data-client-id="' + event.client_id + '"]');
@@ -320,6 +349,21 @@
       escalateButton.disabled = true;
     }
   });
+
+  survey.addEventListener("submit", function (event) {
+    event.preventDefault();
+    errorBox.textContent = "";
+    var picked = survey.querySelector("input[name=rating]:checked");
+    if (!picked) {
+      errorBox.textContent = "Choose a rating from 1 to 5.";
+      return;
+    }
+    var comment = document.getElementById("chat-survey-comment").value.trim();
+    surveyPending = { type: "survey", rating: parseInt(picked.value, 10), comment: comment };
+    send(surveyPending);
+  });
+
+  if (log.getAttribute("data-status") === "closed") setConversationStatus("closed");
 
   connect();
 })();
