@@ -101,7 +101,11 @@ class StaffChatConsumer(AsyncJsonWebsocketConsumer):
 
     def _snapshot(self, after: int = 0) -> dict:
         conversation = self._allowed()
-        messages = conversation.messages.filter(id__gt=after).select_related("author")
+        messages = (
+            conversation.messages.filter(id__gt=after)
+            .select_related("author", "feedback")
+            .prefetch_related("action_proposals")
+        )
         notes = conversation.internal_notes.select_related("author")
         return {
             "type": "snapshot",
@@ -112,7 +116,12 @@ class StaffChatConsumer(AsyncJsonWebsocketConsumer):
 
     def _message(self, message_id: int) -> dict | None:
         conversation = self._allowed()
-        message = conversation.messages.select_related("author").filter(pk=message_id).first()
+        message = (
+            conversation.messages.select_related("author", "feedback")
+            .prefetch_related("action_proposals")
+            .filter(pk=message_id)
+            .first()
+        )
         return {"type": "message", "message": message_for_staff(message)} if message else None
 
     def _note_payload(self, note_id: int) -> dict | None:
@@ -231,5 +240,3 @@ class StaffChatConsumer(AsyncJsonWebsocketConsumer):
 
     def _allowed_marker(self) -> None:
         self._allowed()
-
-
