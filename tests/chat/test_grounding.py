@@ -270,7 +270,7 @@ def test_an_article_answer_cites_the_article(alice):
         "type": "article",
         "slug": "fees-and-charges",
         "title": KnowledgeArticle.objects.get(slug="fees-and-charges").title,
-        "url": "",
+        "url": "/chat/help/fees-and-charges/",
     }
     # Weak matches are left out rather than padding the prompt.
     assert len(grounding.article_slugs) <= 3
@@ -355,3 +355,14 @@ def test_a_count_is_not_an_amount(alice):
     text = "what was the 10 pounds payment?"
     grounding = grounding_gather(customer=alice.customer, text=text, intents=intents_detect(text))
     assert [c["label"].split(",")[0] for c in grounding.citations] == ["Cinema"]
+
+
+def test_a_cited_article_opens_for_the_customer_and_a_retired_one_does_not(alice, client):
+    client.force_login(alice.customer.user)
+    page = client.get("/chat/help/fees-and-charges/")
+    assert page.status_code == 200
+    assert "£15.00" in page.content.decode()
+    KnowledgeArticle.objects.filter(slug="fees-and-charges").update(published=False)
+    assert client.get("/chat/help/fees-and-charges/").status_code == 404
+    client.logout()
+    assert client.get("/chat/help/overdrafts/").status_code == 302  # sign in first
