@@ -19,7 +19,7 @@ from django.db import connection
 
 from apps.accounts.roles import Role
 from apps.accounts.services import user_create
-from tests.helpers import PASSWORD, totp_code
+from tests.helpers import PASSWORD, process_stop, totp_code
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -136,12 +136,7 @@ class WorkerProcess:
         raise RuntimeError(f"the Celery worker did not answer a ping; see {self.log_path}")
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
+        process_stop(self.process)
         self.process = None
 
 

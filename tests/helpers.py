@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 import time
 
 import pytest
@@ -25,3 +26,13 @@ def wait_for(condition, *, seconds: float = 20, interval: float = 0.1):
             return value
         time.sleep(interval)
     pytest.fail(f"condition not met within {seconds} s")
+
+
+def process_stop(process: subprocess.Popen | None) -> None:
+    """Ask a child process to stop, then make it."""
+    if process is not None and process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()

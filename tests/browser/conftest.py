@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import BASE_DIR, WorkerProcess
+from tests.helpers import process_stop
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -86,12 +87,7 @@ class WebServerProcess:
         raise RuntimeError(f"uvicorn did not answer /healthz; see {self.log_path}")
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
+        process_stop(self.process)
         self.process = None
 
 

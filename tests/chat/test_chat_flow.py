@@ -19,28 +19,12 @@ from rest_framework_simplejwt.tokens import AccessToken
 from apps.accounts.models import Card
 from apps.chat.events import conversation_group, token_event
 from apps.chat.models import ActionProposal, Conversation, Message, ModelBackend
-from apps.chat.services import conversation_create
 from banksight.asgi import application
 from tests.chat.recording_proxy import RecordingProxy
-from tests.factories import account_make, customer_make
+from tests.factories import customer_make
 from tests.helpers import wait_for
 
 pytestmark = pytest.mark.usefixtures("celery_worker", "model_backends")
-
-
-@pytest.fixture
-def casey(transactional_db):
-    customer = customer_make(username="casey", first_name="Casey", last_name="Jones")
-    account = account_make(customer, balance="1250.00")
-    Card.objects.create(
-        customer=customer, account=account, last4="4242", expiry_month=9, expiry_year=2030
-    )
-    return customer
-
-
-@pytest.fixture
-def conversation(casey):
-    return conversation_create(customer=casey)
 
 
 def _socket(user, conversation_id, *, query: str = "") -> WebsocketCommunicator:

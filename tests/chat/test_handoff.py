@@ -16,22 +16,9 @@ from apps.chat.models import AgentPresence, Conversation, HandoffEvent, Internal
 from apps.chat.services import conversation_create, conversation_escalate
 from banksight.asgi import application
 from tests.chat.test_chat_flow import _socket, _until, run
-from tests.factories import account_make, customer_make
 from tests.helpers import PASSWORD, totp_code, wait_for
 
 pytestmark = pytest.mark.usefixtures("celery_worker", "model_backends")
-
-
-@pytest.fixture
-def casey(transactional_db):
-    customer = customer_make(username="casey", first_name="Casey", last_name="Jones")
-    account_make(customer, balance="100.00")
-    return customer
-
-
-@pytest.fixture
-def conversation(casey):
-    return conversation_create(customer=casey)
 
 
 def _signed_in_cookie(client, user) -> str:
