@@ -11,5 +11,6 @@ urlpatterns = [
     path("<uuid:conversation_id>/", views.ConversationView.as_view(), name="conversation"),
     path("<uuid:conversation_id>/send/", views.MessageSendView.as_view(), name="message-send"),
     path("<uuid:conversation_id>/escalate/", views.EscalateView.as_view(), name="escalate"),
+    path("<uuid:conversation_id>/survey/", views.SurveyView.as_view(), name="survey"),
     path("help/<slug:slug>/", views.ArticleView.as_view(), name="article"),
 ]

@@ -98,3 +98,25 @@ class ArticleView(PortalView):
         if article is None:
             raise Http404("No such article.")
         return self.render_page("chat/article.html", {"article": article})
+
+
+class SurveyView(PortalView):
+    """The no-JavaScript path of the survey: the same service as the socket."""
+
+    def post(self, request, conversation_id):
+        from apps.chat.handoff import survey_submit
+
+        conversation = selectors.conversation_get(
+            customer=self.customer, conversation_id=conversation_id
+        )
+        try:
+            survey_submit(
+                conversation=conversation,
+                user=request.user,
+                rating=request.POST.get("rating"),
+                comment=request.POST.get("comment", ""),
+            )
+        except BankError as error:
+            detail = "; ".join(m for errors in error.fields.values() for m in errors)
+            flash.error(request, detail or error.message)
+        return redirect("chat:conversation", conversation_id=conversation.pk)

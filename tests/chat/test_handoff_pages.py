@@ -286,3 +286,31 @@ def test_a_supervisor_reads_the_queue_and_any_console_but_does_not_claim(
     assert "My card [CARD_1] was stolen" in html
     assert "Take over this conversation" not in html
     assert supervisor.post(reverse("staff:handoff:claim", args=[waiting.pk])).status_code == 403
+
+
+def test_the_survey_works_without_javascript(client, transactional_db):
+    from apps.accounts.roles import Role
+    from apps.accounts.services import user_create
+    from apps.chat import handoff
+    from apps.chat.models import SatisfactionSurvey
+    from apps.chat.services import conversation_create, conversation_escalate
+    from tests.factories import customer_make
+    from tests.helpers import PASSWORD
+
+    customer = customer_make(username="nojs")
+    agent = user_create(username="nojs-agent", password=PASSWORD, role=Role.SUPPORT_AGENT)
+    conversation = conversation_create(customer=customer)
+    conversation_escalate(conversation=conversation, reason="customer_request")
+    handoff.conversation_claim(conversation_id=conversation.pk, agent=agent)
+    client.force_login(customer.user)
+    url = f"/chat/{conversation.pk}/survey/"
+    assert client.post(url, {"rating": "4"}).status_code == 302
+    assert not SatisfactionSurvey.objects.filter(conversation=conversation).exists()  # not closed
+    page = client.get(f"/chat/{conversation.pk}/").content.decode()
+    assert "The survey opens when a person has closed the conversation." in page
+    handoff.conversation_close(conversation=conversation, agent=agent, resolution="answered")
+    page = client.get(f"/chat/{conversation.pk}/").content.decode()
+    assert f'action="{url}"' in page
+    assert client.post(url, {"rating": "5", "comment": "Great"}).status_code == 302
+    conversation.refresh_from_db()
+    assert conversation.survey.rating == 5
