@@ -172,6 +172,10 @@ def server_command(name: str, *, port: int, threads: int = 1) -> list[str]:
         # mlock fails quietly without CAP_IPC_LOCK limits; plain mmap is enough.
         "--use_mlock",
         "false",
+        # The default (True) ends a streaming answer with [DONE] as soon as another request
+        # arrives: concurrent customers would get empty answers. Queue them instead.
+        "--interrupt_requests",
+        "false",
     ]
     if spec.chat_format:
         command += ["--chat_format", spec.chat_format]

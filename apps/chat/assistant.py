@@ -44,6 +44,10 @@ BLOCKED_TEXT = (
     "and someone from our team will help."
 )
 UNAVAILABLE_TEXT = "Sorry, the assistant is not available right now."
+EMPTY_TEXT = (
+    "Sorry, I couldn't answer that just now. Please ask again, or press \u201cTalk to a "
+    "person\u201d."
+)
 GUARD_REFUSALS_BEFORE_ESCALATION = 2
 FINAL_STATUSES = {
     Message.Status.COMPLETE,
@@ -475,6 +479,15 @@ class AnswerRun:
             return
         if self.gate.blocked_reason:
             self._block(completion, [self.gate.blocked_reason])
+            return
+        if not self.stopped and not completion.text.strip():
+            # A server that ends the stream without a word has not answered.
+            logger.warning(
+                "the model returned an empty answer", extra={"backend": completion.backend}
+            )
+            self._finish(
+                status=Message.Status.FAILED, masked_text=EMPTY_TEXT, completion=completion
+            )
             return
         if self.stopped:
             self._finish(

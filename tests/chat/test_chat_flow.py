@@ -451,3 +451,35 @@ def test_unknown_socket_messages_get_an_error_not_a_disconnect(casey, conversati
     assert unknown["code"] == "unknown_type"
     assert pong == {"type": "pong"}
     assert not conversation.messages.exists()
+
+
+def test_an_empty_answer_is_a_failure_not_a_complete_answer(casey, conversation):
+    """llama_cpp.server under load once ended streams with [DONE] and no token (its
+    interrupt_requests default): staged here with the scripted server, since the real one
+    now runs with that switched off."""
+    from tests.chat.fake_openai import FakeOpenAI, Reply
+
+    with FakeOpenAI(Reply(tokens=[])) as server:
+        ModelBackend.objects.filter(name="smollm2").update(base_url=server.url)
+
+        async def scenario():
+            socket = _socket(casey.user, conversation.pk)
+            await socket.connect()
+            await socket.send_json_to({"type": "message", "client_id": "e1", "text": "Hi"})
+            events = await _until(socket, _done)
+            await socket.disconnect()
+            return events
+
+        events = run(scenario)
+    assert events[-1]["status"] == "failed"
+    answer = Message.objects.get(role="assistant", conversation=conversation)
+    assert answer.status == Message.Status.FAILED
+    assert "couldn't answer" in answer.text
+
+
+def test_the_local_model_server_queues_requests_instead_of_interrupting_them():
+    from banksight import modelserver
+
+    command = modelserver.server_command("smollm2", port=1)
+    flag = command.index("--interrupt_requests")
+    assert command[flag + 1] == "false"
