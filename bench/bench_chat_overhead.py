@@ -211,16 +211,10 @@ def main() -> None:
     parser.add_argument("--worker-concurrency", type=int, default=2)
     parser.add_argument("--target-ms", type=float, default=50.0)
     parser.add_argument("--verbose", action="store_true", help="print every question's times")
-    parser.add_argument(
-        "--as-shipped",
-        action="store_true",
-        help="banksight.settings without bench/settings.py's channel-layer workaround",
-    )
     args = parser.parse_args()
     load_before = os.getloadavg()
     options = ChatOptions(
         worker_concurrency=args.worker_concurrency,
-        settings_module="banksight.settings" if args.as_shipped else "bench.settings",
         env={"ASSISTANT_MAX_TOKENS": str(args.max_tokens)},
     )
     with running_stack(chat=options) as stack:
@@ -307,10 +301,7 @@ def main() -> None:
         f"{statistics.median(r['prompt_chars'] for r in rows):.0f} characters (median)"
         + (f"; {skipped} more got no token (escalated)" if skipped else "")
     )
-    print(
-        f"  load average before {load_before[0]:.2f}, after {load_after[0]:.2f} (1 min); "
-        f"settings {options.settings_module}"
-    )
+    print(f"  load average before {load_before[0]:.2f}, after {load_after[0]:.2f} (1 min)")
     print("  time to first token                                p50        p95")
     print(f"    through the stack (websocket)            {stack_p50:9.1f} ms {stack_p95:9.1f} ms")
     print(f"    model server direct (same body)          {direct_p50:9.1f} ms {direct_p95:9.1f} ms")

@@ -46,14 +46,11 @@ class ChatOptions:
 
     `model_flags`: extra `llama_cpp.server` flags (e.g. `--interrupt_requests false`),
     appended to banksight.modelserver's own command line.
-    `settings_module`: bench.settings (the application's settings with the channel-layer
-    workaround described there) or banksight.settings as shipped.
     `env`: more settings for web and worker, e.g. ASSISTANT_MAX_TOKENS.
     """
 
     worker_concurrency: int = 2
     model_flags: tuple[str, ...] = ()
-    settings_module: str = "bench.settings"
     env: dict = field(default_factory=dict)
 
 
@@ -185,11 +182,7 @@ def running_stack(port: int = 8765, workers: int | None = None, chat: ChatOption
     )
     if chat is not None:
         # No every-N registry benchmark in the middle of a measurement.
-        env.update(
-            DJANGO_SETTINGS_MODULE=chat.settings_module,
-            ASSISTANT_BENCHMARK_EVERY_N_REQUESTS="0",
-            PYTHONUNBUFFERED="1",
-        )
+        env.update(ASSISTANT_BENCHMARK_EVERY_N_REQUESTS="0", PYTHONUNBUFFERED="1")
         env.update(chat.env)
     server = None
     worker = None
