@@ -2,7 +2,7 @@
 or its conversation escalated to a person, none lost.
 
     .venv/bin/python bench/bench_chat_sessions.py [--sessions 100] [--messages 3]
-        [--max-tokens 24] [--worker-concurrency 2] [--as-shipped]
+        [--max-tokens 24] [--worker-concurrency 2]
 
 A private stack (bench/stack.py): uvicorn, a Celery worker, one smollm2 llama.cpp server.
 Each session is a new conversation of one of the demo customers (alice, bob, carol, dave
@@ -28,11 +28,11 @@ escalate the conversation, as designed; worker concurrency decides how many wait
 (see ChatOptions in bench/stack.py). Answered and escalated counts are printed as they
 are.
 
-The model server runs with `--interrupt_requests false` (printed at the start), a
-workaround for a bug found with this benchmark: llama_cpp.server's default ends a
-streaming answer with [DONE] as soon as another request waits, and the inference client
-takes that for a finished answer (0-1 tokens, saved as complete). --as-shipped runs
-banksight.modelserver's command line unchanged.
+This benchmark found that llama_cpp.server, by default, ended a streaming answer with
+[DONE] as soon as another request waited (answers of 0-1 tokens saved as complete);
+banksight.modelserver now starts it with `--interrupt_requests false` and empty answers
+are saved as failed. "complete with no token", "empty complete answers" and "failed
+without escalation" watch for it.
 """
 
 from __future__ import annotations
@@ -75,6 +75,7 @@ from apps.chat.models import Conversation, InferenceCall, Message
 ids = json.loads(__IDS__)
 out = {"conversations": Counter(), "customer_messages": 0, "answers": Counter(),
         "escalated_without_answer": 0, "lost": 0, "empty_complete_answers": 0,
+        "failed_not_escalated": 0,
         "escalation_reasons": Counter()}
 for conversation in Conversation.objects.filter(pk__in=ids):
     out["conversations"][conversation.status] += 1
@@ -88,6 +89,8 @@ for conversation in Conversation.objects.filter(pk__in=ids):
             out["answers"][answer.status] += 1
             if answer.status == "complete" and not answer.masked_text.strip():
                 out["empty_complete_answers"] += 1
+            if answer.status == "failed" and not escalated:
+                out["failed_not_escalated"] += 1  # e.g. an empty answer from the model
         elif escalated:
             out["escalated_without_answer"] += 1
         else:
@@ -278,15 +281,9 @@ def main() -> None:
     parser.add_argument("--max-tokens", type=int, default=24)
     parser.add_argument("--worker-concurrency", type=int, default=2)
     parser.add_argument("--timeout", type=float, default=900, help="seconds per message")
-    parser.add_argument(
-        "--as-shipped",
-        action="store_true",
-        help="llama_cpp.server as banksight.modelserver starts it (interrupt_requests on)",
-    )
     args = parser.parse_args()
     options = ChatOptions(
         worker_concurrency=args.worker_concurrency,
-        model_flags=() if args.as_shipped else ("--interrupt_requests", "false"),
         env={"ASSISTANT_MAX_TOKENS": str(args.max_tokens)},
     )
     load_before = os.getloadavg()
@@ -328,14 +325,6 @@ def main() -> None:
         f"{args.worker_concurrency}, one smollm2 llama.cpp server"
     )
     print(
-        "  "
-        + (
-            "model server as shipped (interrupt_requests on)"
-            if args.as_shipped
-            else "model server with --interrupt_requests false (workaround)"
-        )
-    )
-    print(
         f"  load average before {load_before[0]:.2f}, after {load_after[0]:.2f} (1 min); "
         f"{connected}/{args.sessions} sockets connected"
     )
@@ -360,7 +349,8 @@ def main() -> None:
             f"  database: {db['customer_messages']} customer messages; answers "
             f"{dict(db['answers'])}; escalated without an answer "
             f"{db['escalated_without_answer']}; lost {db['lost']}; empty complete answers "
-            f"{db['empty_complete_answers']}"
+            f"{db['empty_complete_answers']}; failed without escalation "
+            f"{db['failed_not_escalated']}"
         )
         print(
             f"  database: conversations {dict(db['conversations'])}, escalation reasons "

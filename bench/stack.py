@@ -44,7 +44,7 @@ class ChatOptions:
     every waiting request spends its ASSISTANT_FIRST_TOKEN_DEADLINE_S (10 s) and then
     escalates. Prefork, not threads: masking (spaCy) is CPU work under the GIL.
 
-    `model_flags`: extra `llama_cpp.server` flags (e.g. `--interrupt_requests false`),
+    `model_flags`: extra `llama_cpp.server` flags (e.g. `--n_threads 2`: the last wins),
     appended to banksight.modelserver's own command line.
     `env`: more settings for web and worker, e.g. ASSISTANT_MAX_TOKENS.
     """
