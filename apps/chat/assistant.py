@@ -366,8 +366,11 @@ class AnswerRun:
 
     def _publish(self, masked_delta: str) -> None:
         self.seq += 1
-        self.redis.rpush(self.partial, masked_delta)
-        self.redis.expire(self.partial, PARTIAL_TTL_SECONDS)
+        # One round trip for both.
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.rpush(self.partial, masked_delta)
+        pipe.expire(self.partial, PARTIAL_TTL_SECONDS)
+        pipe.execute()
         events.broadcast(
             self.conversation.pk, events.token_event(self.answer.pk, self.seq, masked_delta)
         )

@@ -51,3 +51,11 @@ def _load_the_pii_analyzer(**kwargs) -> None:
     from apps.compliance.pii import pii_warm_up
 
     pii_warm_up()
+
+
+@signals.worker_init.connect
+def _keep_the_channel_layer_connected(**kwargs) -> None:
+    """Broadcasts (every streamed token) reuse one Redis connection per worker process."""
+    from apps.chat.events import broadcast_loop_keep
+
+    broadcast_loop_keep()
