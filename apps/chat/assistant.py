@@ -275,6 +275,33 @@ def _words(text: str) -> list[str]:
     return re.findall(r"[a-z0-9]+", text.lower())
 
 
+def _identifier_like(word: str) -> bool:
+    """A word that may be (part of) a raw identifier: one with a digit or @, or a short
+    group of capitals and digits (an IBAN's "NWBK")."""
+    return bool(
+        _RUN_WORD.match(word)
+        and (re.search(r"[\d@]", word) or re.fullmatch(r"[A-Z0-9]{2,4}", word))
+    )
+
+
+def _identifier_runs(text: str) -> list[str]:
+    """Each run of identifier-like words in `text`, with the spaces between them."""
+    parts = re.split(r"(\s+)", text)
+    runs = []
+    start = None
+    for index in range(0, len(parts) + 1, 2):
+        if index < len(parts) and _identifier_like(parts[index]):
+            start = index if start is None else start
+        elif start is not None:
+            runs.append("".join(parts[start : index - 1]))
+            start = None
+    return runs
+
+
+# A word's letters so far (ASCII, at least one lower case): not an identifier-like word.
+_EARLY_WORD = re.compile(r"[A-Za-z]*[a-z][A-Za-z]*")
+
+
 class StreamGate:
     """Lets streamed model text out only once it cannot be the start of raw personal data
     or of the system prompt.
@@ -282,7 +309,12 @@ class StreamGate:
     The model only ever saw placeholders, so a raw card number, IBAN, SSN, account number,
     phone number or email in its output is not the customer's own: the gate holds back a
     run of identifier-like words until it ends, checks it, and stops the answer if it is
-    one. The full output guard checks the whole answer again at the end.
+    one. A word of letters goes out as it arrives (the first token need not wait for the
+    second); from its first digit, `@` or other sign on, the rest of the word is held and
+    checked together with the letters already out. Capitals-only words wait for their end
+    (they may be the start of an IBAN). At most seven words in a row of the system prompt
+    get out: the start of an eighth is held. The full output guard checks the whole answer
+    again at the end.
     """
 
     SHINGLE = 8
@@ -292,30 +324,49 @@ class StreamGate:
         self.prompt_shingles = {
             tuple(words[i : i + self.SHINGLE]) for i in range(len(words) - self.SHINGLE + 1)
         }
+        # The seven words before each eighth: to tell whether a word may complete a shingle.
+        self.eighth_words: dict[tuple[str, ...], set[str]] = {}
+        for shingle in self.prompt_shingles:
+            self.eighth_words.setdefault(shingle[:-1], set()).add(shingle[-1])
         self.released = ""
         self.pending = ""
         self.blocked_reason = ""
 
+    def _word_out(self) -> str:
+        """The letters of the current word already released (a word let out early)."""
+        return re.search(r"\S*$", self.released).group()
+
     def _split(self, text: str) -> tuple[str, str]:
         """(releasable, held): hold the unfinished last word and a trailing run of
-        identifier-like words (ones with a digit or @, or short capital/digit groups)."""
+        identifier-like words; let an unfinished word of letters out early."""
         parts = re.split(r"(\s+)", text)
         # parts alternates word, space, word...; the last part is unfinished unless empty
         held_from = len(parts) - 1
         index = len(parts) - 3
-        while index >= 0:
-            word = parts[index]
-            if _RUN_WORD.match(word) and (
-                re.search(r"[\d@]", word) or re.fullmatch(r"[A-Z0-9]{2,4}", word)
-            ):
-                held_from = index
-                index -= 2
-            else:
-                break
-        return "".join(parts[:held_from]), "".join(parts[held_from:])
+        while index >= 0 and _identifier_like(parts[index]):
+            held_from = index
+            index -= 2
+        releasable, held = "".join(parts[:held_from]), "".join(parts[held_from:])
+        if held_from == len(parts) - 1 and self._may_go_early(releasable, held):
+            return text, ""
+        return releasable, held
+
+    def _may_go_early(self, before: str, word: str) -> bool:
+        if not word or not _EARLY_WORD.fullmatch(word):
+            return False
+        if not before and self._word_out() and not self._word_out().isalpha():
+            return False  # a word that already showed a sign or digit stays held to its end
+        words = _words(self.released + before + word)
+        if len(words) < self.SHINGLE:
+            return True
+        *seven, last = words[-self.SHINGLE :]
+        return not any(w.startswith(last) for w in self.eighth_words.get(tuple(seven), ()))
 
     def _check(self, text: str) -> None:
-        if _looks_like_raw_identifier(text):
+        candidate = self._word_out() + text
+        if _looks_like_raw_identifier(candidate) or any(
+            _looks_like_raw_identifier(run) for run in _identifier_runs(candidate)
+        ):
             self.blocked_reason = "foreign_pii"
             return
         words = _words(self.released + text)[-(self.SHINGLE + 40) :]
