@@ -87,17 +87,21 @@ def customer_known_values(customer: Customer) -> dict[str, list[str]]:
     return {kind: values for kind, values in known.items() if values}
 
 
-def _mask_with_conversation_map(conversation: Conversation, texts: list[str]) -> list[str]:
-    """Mask texts with the conversation's placeholder map, saving the map if it grew."""
-    from apps.compliance.pii import PlaceholderMap, pii_mask
+def _mask_with_conversation_map(
+    conversation: Conversation, text: str, *, lines: bool = False
+) -> str:
+    """Mask a text with the conversation's placeholder map, saving the map if it grew.
+
+    `lines`: a text of independent lines whose analyses the worker remembers (the facts)."""
+    from apps.compliance.pii import PlaceholderMap, pii_mask, pii_mask_lines
 
     known = customer_known_values(conversation.customer)
     with transaction.atomic():
         locked = Conversation.objects.select_for_update().get(pk=conversation.pk)
         mapping = PlaceholderMap(locked.pii_mapping)
-        before = mapping.to_dict()
-        masked = [pii_mask(text, mapping, known=known) for text in texts]
-        if mapping.to_dict() != before:
+        size = len(mapping)
+        masked = (pii_mask_lines if lines else pii_mask)(text, mapping, known=known)
+        if len(mapping) != size:  # placeholders are only ever added
             locked.pii_mapping = mapping.to_dict()
             locked.save(update_fields=["pii_map_ciphertext", "updated_at"])
     conversation.pii_map_ciphertext = locked.pii_map_ciphertext
@@ -160,7 +164,7 @@ def message_process(*, message_id: int) -> None:
         return
     conversation = question.conversation
     if not question.masked_text:
-        (question.masked_text,) = _mask_with_conversation_map(conversation, [question.text])
+        question.masked_text = _mask_with_conversation_map(conversation, question.text)
         Message.objects.filter(pk=question.pk).update(masked_text=question.masked_text)
         # A title from the first message, masked: titles are stored in the clear.
         Conversation.objects.filter(pk=conversation.pk, title=NEW_TITLE).update(
@@ -479,7 +483,7 @@ class AnswerRun:
             text=self.question.masked_text,
             intents=self.intents,
         )
-        (facts,) = _mask_with_conversation_map(self.conversation, [self.grounding.facts])
+        facts = _mask_with_conversation_map(self.conversation, self.grounding.facts, lines=True)
         messages = [{"role": "system", "content": f"{SYSTEM_PROMPT}\n\nFacts:\n{facts}"}]
         for turn in history_for_prompt(conversation=self.conversation, before_id=self.question.pk):
             role = "user" if turn.role == Message.Role.CUSTOMER else "assistant"

@@ -19,10 +19,12 @@ This module does not import Django: the scan commands and the benchmark use it a
 from __future__ import annotations
 
 import functools
+import hashlib
 import logging
 import os
 import re
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -806,14 +808,20 @@ def _known_spans(text: str, known: dict[str, list[str]]) -> list[PiiSpan]:
 
 
 def pii_mask(
-    text: str, mapping: PlaceholderMap, *, known: dict[str, list[str]] | None = None
+    text: str,
+    mapping: PlaceholderMap,
+    *,
+    known: dict[str, list[str]] | None = None,
+    findings: list[PiiSpan] | None = None,
 ) -> str:
     """Replace every finding in `text` with its placeholder, adding new ones to `mapping`.
 
     `known` values (type -> values, e.g. the customer's own name and IBANs) are masked even
     where the recognizers miss them, and so is every value already in `mapping`: once seen
-    in a conversation, a value stays masked. Placeholders already in the text stay as they
-    are, so masking twice changes nothing.
+    in a conversation, a value stays masked. A value found in one place is masked wherever
+    else it appears in `text` as well. Placeholders already in the text stay as they are,
+    so masking twice changes nothing. `findings`: `pii_find(text)` when the caller already
+    has it (see `pii_mask_lines`).
     """
     all_known: dict[str, list[str]] = {}
     for placeholder, value in mapping.values().items():
@@ -823,7 +831,7 @@ def pii_mask(
 
     fixed = _known_spans(text, all_known) if all_known else []
     found = []
-    for span in pii_find(text):
+    for span in pii_find(text) if findings is None else findings:
         touching = [k for k in fixed if span.start < k.end and k.start < span.end]
         # A finding that wraps known values ("John Smith" around the customer's "John")
         # wins over them; one that only overlaps a known value gives way to it.
@@ -833,17 +841,88 @@ def pii_mask(
             continue
         fixed = [k for k in fixed if k not in touching]
         found.append(span)
-    spans = sorted(fixed + found, key=lambda s: s.start)
+    masked = _replace_spans(text, sorted(fixed + found, key=lambda s: s.start), mapping)
+    if found:
+        # Other mentions of a value the recognizers found once ("Transfer to Amelia
+        # Hartley" ... "payee Amelia Hartley"): masked as known values.
+        again: dict[str, list[str]] = {}
+        for span in found:
+            again.setdefault(span.type, []).append(span.text)
+        masked = _replace_spans(masked, _known_spans(masked, again), mapping)
+    return masked
+
+
+def _replace_spans(text: str, spans: list[PiiSpan], mapping: PlaceholderMap) -> str:
     if not spans:
         return text
     parts = []
     position = 0
-    for span in spans:
+    for span in sorted(spans, key=lambda s: s.start):
         parts.append(text[position : span.start])
         parts.append(mapping.placeholder_for(span.type, span.text))
         position = span.end
     parts.append(text[position:])
     return "".join(parts)
+
+
+# --- Masking texts that repeat ------------------------------------------------------------
+
+MEMO_SIZE = 4096
+# BLAKE2b digest of a text -> its findings as (type, start, end, score): no text is kept.
+_memo: OrderedDict[bytes, tuple[tuple[str, int, int, float], ...]] = OrderedDict()
+_memo_lock = threading.Lock()
+
+
+def _memo_key(text: str) -> bytes:
+    return hashlib.blake2b(text.encode(), digest_size=16).digest()
+
+
+def pii_find_memoized(texts: list[str]) -> list[list[PiiSpan]]:
+    """`pii_find` for each text; the findings of the last MEMO_SIZE texts are kept in this
+    process (the same text always has the same findings) and the rest run as one batch.
+
+    The memo holds a digest of each text and the positions of its findings, never the
+    text or the values themselves."""
+    keys = [_memo_key(text) for text in texts]
+    known: dict[bytes, tuple[tuple[str, int, int, float], ...]] = {}
+    with _memo_lock:
+        for key in keys:
+            if key in _memo:
+                _memo.move_to_end(key)
+                known[key] = _memo[key]
+    missing = {key: text for key, text in zip(keys, texts, strict=True) if key not in known}
+    if missing:
+        for key, spans in zip(missing, pii_find_many(list(missing.values())), strict=True):
+            known[key] = tuple((s.type, s.start, s.end, s.score) for s in spans)
+        with _memo_lock:
+            for key in missing:
+                _memo[key] = known[key]
+            while len(_memo) > MEMO_SIZE:
+                _memo.popitem(last=False)
+    return [
+        [
+            PiiSpan(type, start, end, text[start:end], score)
+            for type, start, end, score in known[key]
+        ]
+        for key, text in zip(keys, texts, strict=True)
+    ]
+
+
+def pii_mask_lines(
+    text: str, mapping: PlaceholderMap, *, known: dict[str, list[str]] | None = None
+) -> str:
+    """`pii_mask` for a text of independent lines, each analysed on its own through the
+    memo: the assistant's facts, built from the customer's data and help articles, repeat
+    line for line from one message to the next, and only new lines cost an analysis."""
+    lines = text.split("\n")
+    findings = []
+    offset = 0
+    for line, spans in zip(lines, pii_find_memoized(lines), strict=True):
+        findings += [
+            PiiSpan(s.type, s.start + offset, s.end + offset, s.text, s.score) for s in spans
+        ]
+        offset += len(line) + 1
+    return pii_mask(text, mapping, known=known, findings=findings)
 
 
 def pii_unmask(text: str, mapping: PlaceholderMap) -> str:

@@ -7,6 +7,7 @@ real SmolLM2 model server. A 135M model's wording is not tested, only the plumbi
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 
@@ -16,12 +17,13 @@ from channels.layers import channel_layers, get_channel_layer
 from channels.testing import WebsocketCommunicator
 from rest_framework_simplejwt.tokens import AccessToken
 
-from apps.accounts.models import Card
+from apps.accounts.models import Card, JournalEntry
 from apps.chat.events import conversation_group, token_event
 from apps.chat.models import ActionProposal, Conversation, Message, ModelBackend
+from apps.chat.services import conversation_create
 from banksight.asgi import application
 from tests.chat.recording_proxy import RecordingProxy
-from tests.factories import customer_make
+from tests.factories import customer_make, ledger_book
 from tests.helpers import wait_for
 
 pytestmark = pytest.mark.usefixtures("celery_worker", "model_backends")
@@ -260,6 +262,50 @@ def test_the_model_never_receives_raw_personal_data(casey, conversation, model_s
     question = conversation.messages.get(client_id="pii")
     assert question.text == text
     assert secrets_in_message["card"] not in question.masked_text
+
+
+def test_names_in_the_facts_reach_the_model_masked_also_from_the_workers_memo(
+    casey, conversation, model_server
+):
+    """The facts are masked line by line, and the worker remembers each line's findings:
+    a counterparty's name is masked on the first question and, from the memo, again in a
+    new conversation (a new placeholder map)."""
+    account = casey.accounts.get()
+    ledger_book(
+        account,
+        -4500,
+        "Rent November",
+        kind=JournalEntry.Kind.EXTERNAL_PAYMENT,
+        counterparty="Amelia Hartley",
+    )
+    ledger_book(
+        account, -1250, "Dinner split with Tom Baker", kind=JournalEntry.Kind.EXTERNAL_PAYMENT
+    )
+    second = conversation_create(customer=casey)
+    with RecordingProxy(model_server.url.removesuffix("/v1")) as proxy:
+        ModelBackend.objects.filter(name="smollm2").update(base_url=proxy.url)
+        for conversation_id in (conversation.pk, second.pk):
+
+            async def scenario(conversation_id=conversation_id):
+                socket = _socket(casey.user, conversation_id)
+                await socket.connect()
+                await socket.send_json_to(
+                    {"type": "message", "client_id": "tx", "text": "Show my recent transactions"}
+                )
+                await _until(socket, _done)
+                await socket.disconnect()
+
+            run(scenario)
+        bodies = [json.dumps(body["messages"]) for body in proxy.bodies]
+    assert len(bodies) == 2
+    for sent in bodies:
+        assert "Rent November" in sent  # the facts were there
+        for name in ("Amelia", "Hartley", "Tom Baker", "Casey", "Jones"):
+            assert name not in sent
+    for each in (conversation, second):
+        each.refresh_from_db()
+        values = {v["value"] for v in each.pii_mapping["placeholders"].values()}
+        assert {"Amelia Hartley", "Tom Baker"} <= values
 
 
 def test_a_failing_backend_falls_back_to_the_next_in_the_chain(casey, conversation, model_server):

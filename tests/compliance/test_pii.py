@@ -12,10 +12,13 @@ from apps.compliance.pii import (
     PlaceholderMap,
     PlaceholderStreamRestorer,
     pii_find,
+    pii_find_memoized,
     pii_mask,
+    pii_mask_lines,
     pii_unmask,
     pii_warm_up,
 )
+from apps.compliance.pii import _memo as pii_memo
 
 # (message, the findings as (type, text)): what a customer might type into the chat.
 DETECTION_CORPUS = [
@@ -230,6 +233,41 @@ def test_placeholder_numbering_is_per_type():
     assert mapping.placeholder_for("IBAN_CODE", "gb29 nwbk 6016 1331 9268 19") == "[IBAN_CODE_1]"
     assert mapping.placeholder_for("PERSON", "B Person") == "[PERSON_2]"
     assert mapping.value_of("[PERSON_3]") is None
+
+
+def test_every_mention_of_a_value_found_once_is_masked():
+    mapping = PlaceholderMap()
+    text = "pay John Smith £20 today; John Smith said thanks"
+    assert pii_mask(text, mapping) == "pay [PERSON_1] £20 today; [PERSON_1] said thanks"
+
+
+FACTS = (
+    "Recent transactions, newest first:\n"
+    "- id 7: 24 Nov 2026, Rent November (Amelia Hartley), -£45.00, Current account ••1234\n"
+    "- id 6: 23 Nov 2026, Corner Cafe, -£4.20, Current account ••1234\n"
+    "Help articles (cite by their [slug]):\n"
+    "- [contact] Contact us: call 0345 600 4040, 24 hours a day."
+)
+
+
+def test_facts_masked_line_by_line_read_the_same_from_the_memo():
+    known = {"PERSON": ["Casey Jones"], "ACCOUNT_NUMBER": ["31415926"]}
+    first, second = PlaceholderMap(), PlaceholderMap()
+    masked = pii_mask_lines(FACTS, first, known=known)
+    assert "Amelia" not in masked
+    assert "0345" not in masked
+    assert "(Amelia Hartley)" not in masked
+    assert "[PERSON_1]" in masked
+    assert masked == pii_mask_lines(FACTS, second, known=known)  # from the memo now
+    assert first.values() == second.values()
+    # Each line as pii_mask would read it on its own.
+    assert pii_find_memoized(FACTS.split("\n")) == [pii_find(line) for line in FACTS.split("\n")]
+
+
+def test_the_memo_keeps_no_text():
+    pii_find_memoized(["Transfer to Amelia Hartley"])
+    assert "Amelia" not in repr(pii_memo)
+    assert all(isinstance(key, bytes) for key in pii_memo)
 
 
 # --- Streaming ----------------------------------------------------------------------------
