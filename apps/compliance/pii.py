@@ -564,6 +564,9 @@ def _spacy_ner_only(nlp) -> None:
         nlp.add_pipe("banksight_lower_as_lemma", last=True)
 
 
+# Seven digits with at most eight signs or spaces between each two.
+_PHONE_CANDIDATE = re.compile(r"\d(?:(?:[^\w]|[xX_]){0,8}\d){6,}")
+
 _build_lock = threading.Lock()
 
 
@@ -608,10 +611,22 @@ def _analyzer_build() -> AnalyzerEngine:
         }
     ).create_engine()
     _spacy_ner_only(nlp_engine.nlp["en"])
+
+    class PhoneNumberRecognizer(PhoneRecognizer):
+        """Presidio's, run only on texts with seven digits or more close together (the
+        fewest its matcher ever takes): libphonenumber tries every number in a text as a
+        phone number, amounts and dates too, and took a quarter of the time of masking
+        the assistant's facts."""
+
+        def analyze(self, text, entities, nlp_artifacts=None):
+            if not _PHONE_CANDIDATE.search(text):
+                return []
+            return super().analyze(text, entities, nlp_artifacts)
+
     recognizers = [cls() for cls in _recognizer_classes()]
     recognizers += [
         EmailRecognizer(),
-        PhoneRecognizer(supported_regions=("GB", "US")),
+        PhoneNumberRecognizer(supported_regions=("GB", "US"), name="PhoneRecognizer"),
         UkNinoRecognizer(),
         SpacyRecognizer(supported_language="en", supported_entities=["PERSON"]),
     ]
