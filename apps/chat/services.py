@@ -10,6 +10,7 @@ import re
 
 from django.core.cache import cache
 from django.db import IntegrityError, transaction
+from django.db.models import Case, F, Value, When
 from django.utils import timezone
 
 from apps.accounts.errors import NotFound
@@ -60,16 +61,23 @@ def message_receive(
     the first (created is False) and nothing is enqueued again.
     """
     text, client_id = _message_validate(text=text, client_id=client_id)
-    existing = Message.objects.filter(conversation=conversation, client_id=client_id).first()
-    if existing is not None:
-        return existing, False
     try:
         with transaction.atomic():
-            locked = Conversation.objects.select_for_update().get(pk=conversation.pk)
-            if locked.status == Conversation.Status.CLOSED:
+            # One statement checks the conversation is open, locks it (a concurrent close
+            # waits, or makes this match nothing) and names and touches it.
+            now = timezone.now()
+            opened = (
+                Conversation.objects.filter(pk=conversation.pk)
+                .exclude(status=Conversation.Status.CLOSED)
+                .update(
+                    title=Case(When(title="", then=Value(NEW_TITLE)), default=F("title")),
+                    updated_at=now,
+                )
+            )
+            if not opened:
                 raise ConversationClosed
             message = Message(
-                conversation=locked,
+                conversation=conversation,
                 role=Message.Role.CUSTOMER,
                 status=Message.Status.RECEIVED,
                 client_id=client_id,
@@ -77,14 +85,16 @@ def message_receive(
             )
             message.text = text
             message.save()
-            if not locked.title:
-                locked.title = NEW_TITLE
-            locked.save(update_fields=["title", "updated_at"])
-            events.broadcast_on_commit(locked.pk, events.message_event(message.pk))
+            # The worker first: the customer's own echo of the message can come after.
             transaction.on_commit(lambda: _enqueue_processing(message.pk, user.pk))
-    except IntegrityError:
-        # The same client id raced in on another connection: that one won.
-        return Message.objects.get(conversation=conversation, client_id=client_id), False
+            events.broadcast_on_commit(conversation.pk, events.message_event(message.pk))
+    except (IntegrityError, ConversationClosed):
+        # The same client id again (a retry, or a race with another connection): that
+        # message is the one; a closed conversation still acknowledges what it took.
+        existing = Message.objects.filter(conversation=conversation, client_id=client_id).first()
+        if existing is None:
+            raise
+        return existing, False
     return message, True
 
 
