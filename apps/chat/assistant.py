@@ -88,14 +88,18 @@ def customer_known_values(customer: Customer) -> dict[str, list[str]]:
 
 
 def _mask_with_conversation_map(
-    conversation: Conversation, text: str, *, lines: bool = False
+    conversation: Conversation,
+    text: str,
+    *,
+    known: dict[str, list[str]],
+    lines: bool = False,
 ) -> str:
     """Mask a text with the conversation's placeholder map, saving the map if it grew.
 
-    `lines`: a text of independent lines whose analyses the worker remembers (the facts)."""
+    `lines`: a text of independent lines whose analyses the worker remembers (the facts).
+    The conversation's status and refusal count are read again from the locked row."""
     from apps.compliance.pii import PlaceholderMap, pii_mask, pii_mask_lines
 
-    known = customer_known_values(conversation.customer)
     with transaction.atomic():
         locked = Conversation.objects.select_for_update().get(pk=conversation.pk)
         mapping = PlaceholderMap(locked.pii_mapping)
@@ -105,6 +109,8 @@ def _mask_with_conversation_map(
             locked.pii_mapping = mapping.to_dict()
             locked.save(update_fields=["pii_map_ciphertext", "updated_at"])
     conversation.pii_map_ciphertext = locked.pii_map_ciphertext
+    conversation.status = locked.status
+    conversation.guard_refusals = locked.guard_refusals
     return masked
 
 
@@ -163,8 +169,9 @@ def message_process(*, message_id: int) -> None:
     if question.role != Message.Role.CUSTOMER:
         return
     conversation = question.conversation
+    known = customer_known_values(conversation.customer)
     if not question.masked_text:
-        question.masked_text = _mask_with_conversation_map(conversation, question.text)
+        question.masked_text = _mask_with_conversation_map(conversation, question.text, known=known)
         Message.objects.filter(pk=question.pk).update(masked_text=question.masked_text)
         # A title from the first message, masked: titles are stored in the clear.
         Conversation.objects.filter(pk=conversation.pk, title=NEW_TITLE).update(
@@ -172,10 +179,13 @@ def message_process(*, message_id: int) -> None:
         )
         # Staff connections now get the masked text (customers already have theirs).
         events.staff_broadcast(conversation.pk, events.message_event(question.pk))
-    conversation.refresh_from_db(fields=["status", "guard_refusals"])
+        # The answer is created only after the masked text is saved: there is none yet.
+        answer = None
+    else:
+        conversation.refresh_from_db(fields=["status", "guard_refusals"])
+        answer = Message.objects.filter(reply_to=question).first()
     if conversation.status != Conversation.Status.ACTIVE:
         return  # a person has (or will have) the conversation: the assistant stays silent
-    answer = Message.objects.filter(reply_to=question).first()
     if answer is not None and answer.status in FINAL_STATUSES:
         return
     intents = intents_detect(question.masked_text)
@@ -188,16 +198,19 @@ def message_process(*, message_id: int) -> None:
     if answer is None and verdict.flagged:
         _refuse(question, verdict.reasons)
         return
-    answer, _ = _reply_get_or_create(question, status=Message.Status.PENDING)
+    answer, created = _reply_get_or_create(question, status=Message.Status.PENDING)
     lock = cache.lock(f"banksight:chat:answer:{answer.pk}", timeout=LOCK_SECONDS)
     if not lock.acquire(blocking=False):
         # Another worker is streaming this answer, or died doing so and its lock has not
         # expired yet: try again later (the task retries), never answer twice at once.
         raise AnswerBusy(answer.pk)
     try:
-        answer.refresh_from_db()
+        if not created:
+            answer.refresh_from_db()
         if answer.status not in FINAL_STATUSES:
-            AnswerRun(question=question, answer=answer, intents=intents, lock=lock).run()
+            AnswerRun(
+                question=question, answer=answer, intents=intents, known=known, lock=lock
+            ).run()
     finally:
         try:
             lock.release()
@@ -407,6 +420,7 @@ class AnswerRun:
     question: Message
     answer: Message
     intents: set[str]
+    known: dict[str, list[str]]  # the customer's own values (customer_known_values)
     lock: object
     seq: int = 0
     stopped: bool = False
@@ -483,7 +497,9 @@ class AnswerRun:
             text=self.question.masked_text,
             intents=self.intents,
         )
-        facts = _mask_with_conversation_map(self.conversation, self.grounding.facts, lines=True)
+        facts = _mask_with_conversation_map(
+            self.conversation, self.grounding.facts, known=self.known, lines=True
+        )
         messages = [{"role": "system", "content": f"{SYSTEM_PROMPT}\n\nFacts:\n{facts}"}]
         for turn in history_for_prompt(conversation=self.conversation, before_id=self.question.pk):
             role = "user" if turn.role == Message.Role.CUSTOMER else "assistant"
@@ -509,8 +525,10 @@ class AnswerRun:
 
         self.grounding = None
         self.gate = StreamGate(SYSTEM_PROMPT)
-        self._start()
         messages = self.prompt()
+        # Streaming from here: the customer's connection loads the placeholder map now,
+        # with what the facts added to it.
+        self._start()
         try:
             completion = chat_stream(
                 messages=messages,
