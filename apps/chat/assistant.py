@@ -11,6 +11,7 @@ import logging
 import re
 import time
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.core.cache import cache
@@ -24,6 +25,9 @@ from apps.chat import events
 from apps.chat.models import ActionProposal, Conversation, Message
 from apps.chat.selectors import history_for_prompt
 from apps.chat.services import NEW_TITLE, conversation_escalate
+
+if TYPE_CHECKING:
+    from apps.chat.grounding import Grounding
 
 logger = logging.getLogger(__name__)
 
@@ -92,19 +96,25 @@ def _mask_with_conversation_map(
     text: str,
     *,
     known: dict[str, list[str]],
-    lines: bool = False,
+    grounding: Grounding | None = None,
 ) -> str:
     """Mask a text with the conversation's placeholder map, saving the map if it grew.
 
-    `lines`: a text of independent lines whose analyses the worker remembers (the facts).
-    The conversation's status and refusal count are read again from the locked row."""
+    With `grounding`, the text is its facts: independent lines whose analyses the worker
+    remembers, help articles last (see pii_mask_lines). The conversation's status and
+    refusal count are read again from the locked row."""
     from apps.compliance.pii import PlaceholderMap, pii_mask, pii_mask_lines
 
     with transaction.atomic():
         locked = Conversation.objects.select_for_update().get(pk=conversation.pk)
         mapping = PlaceholderMap(locked.pii_mapping)
         size = len(mapping)
-        masked = (pii_mask_lines if lines else pii_mask)(text, mapping, known=known)
+        if grounding is None:
+            masked = pii_mask(text, mapping, known=known)
+        else:
+            masked = pii_mask_lines(
+                text, mapping, known=known, bank_text_from=grounding.articles_from_line
+            )
         if len(mapping) != size:  # placeholders are only ever added
             locked.pii_mapping = mapping.to_dict()
             locked.save(update_fields=["pii_map_ciphertext", "updated_at"])
@@ -498,7 +508,7 @@ class AnswerRun:
             intents=self.intents,
         )
         facts = _mask_with_conversation_map(
-            self.conversation, self.grounding.facts, known=self.known, lines=True
+            self.conversation, self.grounding.facts, known=self.known, grounding=self.grounding
         )
         messages = [{"role": "system", "content": f"{SYSTEM_PROMPT}\n\nFacts:\n{facts}"}]
         for turn in history_for_prompt(conversation=self.conversation, before_id=self.question.pk):

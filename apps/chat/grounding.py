@@ -300,6 +300,8 @@ class Grounding:
     facts: str = ""
     citations: list[dict] = field(default_factory=list)
     article_slugs: list[str] = field(default_factory=list)
+    # The lines of `facts` from this one on quote help articles: the bank's own text.
+    articles_from_line: int | None = None
 
 
 class _Facts:
@@ -392,6 +394,7 @@ def grounding_gather(*, customer: Customer, text: str, intents: set[str]) -> Gro
 
 
 def _articles_add(grounding: Grounding, facts: _Facts, *, text: str, say_none: bool) -> None:
+    grounding.articles_from_line = len(facts.lines)
     articles = article_search(query=text, limit=3)
     if articles:
         best = articles[0].rank

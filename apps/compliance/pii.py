@@ -892,13 +892,27 @@ def _memo_key(text: str) -> bytes:
     return hashlib.blake2b(text.encode(), digest_size=16).digest()
 
 
-def pii_find_memoized(texts: list[str]) -> list[list[PiiSpan]]:
+def _find_without_names(text: str) -> list[PiiSpan]:
+    """`pii_find` without spaCy's named entities: every pattern recognizer, no name model."""
+    if not text or not text.strip():
+        return []
+    analyzer = _analyzer()
+    engine = analyzer.nlp_engine
+    doc = engine.get_nlp("en")(text, disable=["ner"])
+    artifacts = engine._doc_to_nlp_artifact(doc, "en")  # as process_text builds them
+    return _spans_from_results(
+        text, analyzer.analyze(text=text, language="en", nlp_artifacts=artifacts)
+    )
+
+
+def pii_find_memoized(texts: list[str], *, names: bool = True) -> list[list[PiiSpan]]:
     """`pii_find` for each text; the findings of the last MEMO_SIZE texts are kept in this
     process (the same text always has the same findings) and the rest run as one batch.
+    `names=False`: without the name model (for the bank's own text).
 
     The memo holds a digest of each text and the positions of its findings, never the
     text or the values themselves."""
-    keys = [_memo_key(text) for text in texts]
+    keys = [_memo_key(("" if names else "\0") + text) for text in texts]
     known: dict[bytes, tuple[tuple[str, int, int, float], ...]] = {}
     with _memo_lock:
         for key in keys:
@@ -907,7 +921,12 @@ def pii_find_memoized(texts: list[str]) -> list[list[PiiSpan]]:
                 known[key] = _memo[key]
     missing = {key: text for key, text in zip(keys, texts, strict=True) if key not in known}
     if missing:
-        for key, spans in zip(missing, pii_find_many(list(missing.values())), strict=True):
+        found = (
+            pii_find_many(list(missing.values()))
+            if names
+            else map(_find_without_names, missing.values())
+        )
+        for key, spans in zip(missing, found, strict=True):
             known[key] = tuple((s.type, s.start, s.end, s.score) for s in spans)
         with _memo_lock:
             for key in missing:
@@ -924,15 +943,26 @@ def pii_find_memoized(texts: list[str]) -> list[list[PiiSpan]]:
 
 
 def pii_mask_lines(
-    text: str, mapping: PlaceholderMap, *, known: dict[str, list[str]] | None = None
+    text: str,
+    mapping: PlaceholderMap,
+    *,
+    known: dict[str, list[str]] | None = None,
+    bank_text_from: int | None = None,
 ) -> str:
     """`pii_mask` for a text of independent lines, each analysed on its own through the
     memo: the assistant's facts, built from the customer's data and help articles, repeat
-    line for line from one message to the next, and only new lines cost an analysis."""
+    line for line from one message to the next, and only new lines cost an analysis.
+
+    Lines from `bank_text_from` on are the bank's own published text (help articles): no
+    customer's name is there to find, and the name model, most of an analysis' time, only
+    mistakes words for names in them ("Freezing"); every pattern recognizer still reads
+    them (the helpline's number becomes a placeholder), and known values are masked."""
     lines = text.split("\n")
+    cut = len(lines) if bank_text_from is None else bank_text_from
+    analysed = pii_find_memoized(lines[:cut]) + pii_find_memoized(lines[cut:], names=False)
     findings = []
     offset = 0
-    for line, spans in zip(lines, pii_find_memoized(lines), strict=True):
+    for line, spans in zip(lines, analysed, strict=True):
         findings += [
             PiiSpan(s.type, s.start + offset, s.end + offset, s.text, s.score) for s in spans
         ]

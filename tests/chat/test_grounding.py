@@ -274,6 +274,15 @@ def test_an_article_answer_cites_the_article(alice):
     }
     # Weak matches are left out rather than padding the prompt.
     assert len(grounding.article_slugs) <= 3
+    # The article lines come last, marked as the bank's own text (masked without names).
+    lines = grounding.facts.split("\n")
+    assert lines[grounding.articles_from_line].startswith("Help articles")
+    assert all("[" in line for line in lines[grounding.articles_from_line + 1 :])
+
+
+def test_facts_without_articles_mark_none(alice):
+    grounding = grounding_gather(customer=alice.customer, text="my balance", intents={"balance"})
+    assert grounding.articles_from_line is None
 
 
 def test_a_question_no_article_answers_says_so(alice):

@@ -264,6 +264,22 @@ def test_facts_masked_line_by_line_read_the_same_from_the_memo():
     assert pii_find_memoized(FACTS.split("\n")) == [pii_find(line) for line in FACTS.split("\n")]
 
 
+def test_bank_text_is_read_without_the_name_model():
+    text = (
+        "Recent transactions, newest first:\n"
+        "- id 7: 24 Nov 2026, Rent November (Amelia Hartley), -£45.00\n"
+        "Help articles (cite by their [slug]):\n"
+        "- [lost-stolen-card] Lost or stolen card: Freezing your card stops new payments. "
+        "Call 0345 600 4040 to cancel it."
+    )
+    mapping = PlaceholderMap()
+    masked = pii_mask_lines(text, mapping, known={"PERSON": ["Amelia Hartley"]}, bank_text_from=2)
+    assert "Amelia" not in masked
+    assert "0345" not in masked  # pattern recognizers still read the bank's text
+    assert "Freezing your card" in masked
+    assert mapping.type_of("[PHONE_NUMBER_1]") == "PHONE_NUMBER"
+
+
 def test_the_memo_keeps_no_text():
     pii_find_memoized(["Transfer to Amelia Hartley"])
     assert "Amelia" not in repr(pii_memo)
