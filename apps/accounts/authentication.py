@@ -28,13 +28,12 @@ class AuditedJWTAuthentication(JWTAuthentication):
             user_id = validated_token[api_settings.USER_ID_CLAIM]
         except KeyError as error:
             raise InvalidToken("Token contained no recognizable user identification") from error
-        user = (
-            User.objects.select_related("customer")
-            .filter(**{api_settings.USER_ID_FIELD: user_id})
-            .first()
-        )
-        if user is None:
-            raise AuthenticationFailed("User not found", code="user_not_found")
+        try:  # get(), not first(): no ORDER BY username to build and run on every call
+            user = User.objects.select_related("customer").get(
+                **{api_settings.USER_ID_FIELD: user_id}
+            )
+        except User.DoesNotExist as error:
+            raise AuthenticationFailed("User not found", code="user_not_found") from error
         if not user.is_active:
             raise AuthenticationFailed("User is inactive", code="user_inactive")
         return user

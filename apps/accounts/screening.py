@@ -1,7 +1,10 @@
 """The hook run before a payment completes. The fraud app plugs its rules in here.
 
-Each hook in settings.PAYMENT_SCREENING_HOOKS takes the payment (saved, not yet executed,
-its accounts locked) and returns a ScreeningDecision. The first hold or reject wins.
+Each hook in settings.PAYMENT_SCREENING_HOOKS takes the payment (not yet saved, inside
+the payment's transaction, before the accounts' rows are locked: it sees the payments
+committed before this one) and returns a ScreeningDecision. The first hold or reject wins.
+A rule that must count payments racing this one takes its own lock (for example
+pg_advisory_xact_lock on the customer's id).
 """
 
 from __future__ import annotations

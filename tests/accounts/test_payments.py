@@ -390,7 +390,68 @@ def test_racing_debits_never_overdraw():
     refused = [r for r in results if isinstance(r, InsufficientFunds)]
     assert len(completed) == 10
     assert len(refused) == 6
+    # Refused in the ledger, past the early check, they still say what can be sent.
+    assert all(r.fields == {"amount": ["You can send at most 0.00 GBP."]} for r in refused)
     assert balance(customer.checking) == Decimal("0.00")
     assert balance(customer.savings) == Decimal("100.00")
     assert ledger_balance_drifts() == []
     assert ledger_unbalanced_entries() == []
+
+
+# --- Changes committed by someone else while a payment is under way ---------------------
+# The payment checks the accounts as read, screens, and moves the money last, under the
+# accounts' row locks. These hooks commit a change from another connection in between,
+# the way a racing request or a staff member would.
+
+
+def _commit_elsewhere(change):
+    thread = threading.Thread(target=lambda: (change(), connection.close()))
+    thread.start()
+    thread.join(timeout=30)
+
+
+def freeze_the_source_meanwhile(payment):
+    _commit_elsewhere(
+        lambda: Account.objects.filter(pk=payment.from_account_id).update(
+            status=Account.Status.FROZEN
+        )
+    )
+    return ScreeningDecision(Outcome.ALLOW)
+
+
+def spend_the_money_meanwhile(payment):
+    _commit_elsewhere(
+        lambda: Account.objects.filter(pk=payment.from_account_id).update(balance_minor=1_000)
+    )
+    return ScreeningDecision(Outcome.ALLOW)
+
+
+@pytest.mark.django_db(transaction=True)
+@override_settings(
+    PAYMENT_SCREENING_HOOKS=["tests.accounts.test_payments.freeze_the_source_meanwhile"]
+)
+def test_an_account_frozen_during_the_payment_does_not_pay():
+    customer = customer_make()
+    customer.checking = account_make(customer, balance="100.00")
+    customer.savings = account_make(customer, type=Account.Type.SAVINGS)
+    with pytest.raises(AccountNotOpen) as error:
+        pay(customer)
+    assert "from_account" in error.value.fields
+    assert Payment.objects.count() == 0
+    assert balance(customer.savings) == Decimal("0.00")
+
+
+@pytest.mark.django_db(transaction=True)
+@override_settings(
+    PAYMENT_SCREENING_HOOKS=["tests.accounts.test_payments.spend_the_money_meanwhile"]
+)
+def test_money_spent_during_the_payment_is_not_sent_twice():
+    customer = customer_make()
+    customer.checking = account_make(customer, balance="100.00")
+    customer.savings = account_make(customer, type=Account.Type.SAVINGS)
+    with pytest.raises(InsufficientFunds) as error:
+        pay(customer, amount="25.00")
+    assert error.value.fields == {"amount": ["You can send at most 10.00 GBP."]}
+    assert Payment.objects.count() == 0
+    assert balance(customer.checking) == Decimal("10.00")
+    assert balance(customer.savings) == Decimal("0.00")

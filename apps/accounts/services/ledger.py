@@ -9,13 +9,15 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
-from django.db.models import F
+from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.utils import timezone
 from schwifty import IBAN
 
-from apps.accounts.errors import LedgerUnbalanced
-from apps.accounts.models import Account, Customer, JournalEntry, Payment, Posting, User
+from apps.accounts.errors import AccountNotOpen, InsufficientFunds, LedgerUnbalanced
+from apps.accounts.models import Account, Customer, JournalEntry, Payment, User
+
+# Raised by banksight_post_entry() for an account that is not open (migration 0006).
+ACCOUNT_NOT_OPEN_SQLSTATE = "BSA01"
 
 
 @dataclass(frozen=True)
@@ -108,42 +110,65 @@ def journal_entry_post(
     booked_at: datetime | None = None,
     payment: Payment | None = None,
     actor: User | None = None,
+    require_open: bool = False,
 ) -> JournalEntry:
-    """Write one balanced entry and move the cached balances with it.
+    """Write one balanced entry and move the cached balances with it, in one round trip
+    (the banksight_post_entry function, migration 0006).
 
-    The caller holds the locks of every account in `legs` (see accounts_lock). PostgreSQL
-    checks the balance again at commit, and the accounts' limits at once.
+    The balances move last, one UPDATE per account in primary-key order: the row lock an
+    UPDATE takes serialises concurrent entries on that account, and is held only from
+    there to the commit (inserting the entry and its postings takes no lock that blocks
+    another entry). A balance past its account's limit fails PostgreSQL's CHECK and raises
+    InsufficientFunds; with `require_open`, an account frozen or closed meanwhile raises
+    AccountNotOpen. Either way the caller's transaction rolls back whole: no savepoint,
+    which would cost two more round trips. PostgreSQL checks at commit that the entry
+    balances.
     """
     totals: dict[str, int] = defaultdict(int)
     for leg in legs:
         totals[leg.account.currency] += leg.amount_minor
     if len(legs) < 2 or any(totals.values()) or any(leg.amount_minor == 0 for leg in legs):
         raise LedgerUnbalanced()
+    if not connection.in_atomic_block:
+        raise RuntimeError("journal_entry_post() must run inside a transaction")
     booked_at = booked_at or timezone.now()
-    entry = JournalEntry.objects.create(
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT banksight_post_entry(%s, %s, %s, %s, %s, %s::bigint[], %s::bigint[], "
+                "%s::text[], %s::text[], %s::text[], %s)",
+                [
+                    kind,
+                    description,
+                    booked_at,
+                    payment.pk if payment is not None else None,
+                    actor.pk if actor is not None else None,
+                    [leg.account.pk for leg in legs],
+                    [leg.amount_minor for leg in legs],
+                    [leg.account.currency for leg in legs],
+                    [leg.description for leg in legs],
+                    [leg.counterparty for leg in legs],
+                    require_open,
+                ],
+            )
+            (entry_id,) = cursor.fetchone()
+    except IntegrityError as error:
+        if "account_within_limit" not in str(error):
+            raise
+        raise InsufficientFunds() from error
+    except DatabaseError as error:
+        if getattr(error.__cause__, "sqlstate", None) != ACCOUNT_NOT_OPEN_SQLSTATE:
+            raise
+        raise AccountNotOpen() from error
+    for leg in legs:
+        leg.account.balance_minor += leg.amount_minor
+    entry = JournalEntry(
+        pk=entry_id,
         kind=kind,
         description=description,
         booked_at=booked_at,
         payment=payment,
         created_by=actor,
     )
-    Posting.objects.bulk_create(
-        Posting(
-            entry=entry,
-            account=leg.account,
-            amount_minor=leg.amount_minor,
-            currency=leg.account.currency,
-            booked_at=booked_at,
-            description=leg.description,
-            counterparty=leg.counterparty,
-        )
-        for leg in legs
-    )
-    deltas: dict[int, int] = defaultdict(int)
-    for leg in legs:
-        deltas[leg.account.pk] += leg.amount_minor
-    for account_id, delta in deltas.items():
-        Account.objects.filter(pk=account_id).update(balance_minor=F("balance_minor") + delta)
-    for leg in legs:
-        leg.account.balance_minor += leg.amount_minor
+    entry._state.adding = False  # the row exists: saving it again must not insert
     return entry

@@ -2,14 +2,16 @@
 
 Safety, in order:
 - Input is validated before anything is written (PaymentInvalid names the fields).
-- Accounts are locked in primary-key order and funds checked under the lock, so concurrent
-  debits of one account are serialised and cannot pass its limit (PostgreSQL's CHECK on
-  the cached balance would refuse it anyway).
-- Under the lock the idempotency key is looked up again: a twin request that waited for
-  the lock finds the first payment and returns it. Should two twins still both insert, the
-  (customer, idempotency_key) unique constraint fails the second INSERT, its transaction
-  rolls back whole, and it answers with the first payment. The same key never debits twice.
-- The payment row is written once, with its outcome: one INSERT, one audit entry.
+- One transaction per payment, and no lock up front. The payment row is written first,
+  once, with its outcome; an audit entry with it. A twin request with the same
+  idempotency key waits at that INSERT until the first one commits, then fails the
+  (customer, idempotency_key) unique constraint, rolls back whole and answers with the
+  first payment: the same key never debits twice.
+- The money moves last (ledger.journal_entry_post): one UPDATE per account in primary-key
+  order, whose row locks serialise concurrent debits of an account and are held only
+  until the commit. There PostgreSQL's CHECK refuses a balance past the account's limit,
+  and an account frozen or closed meanwhile refuses the payment; either rolls the whole
+  payment back. The same checks run earlier on the accounts as read, for a clear answer.
 """
 
 from __future__ import annotations
@@ -60,11 +62,12 @@ def _fingerprint(**request) -> str:
 
 
 def _destination(
-    *, customer: Customer, source: Account, to_account_id, to_iban: str
+    *, customer: Customer, source: Account, own: dict[int, Account], to_account_id, to_iban: str
 ) -> tuple[Account, Payment.Kind, str]:
-    """(account credited, kind, normalised IBAN) for what the customer asked."""
+    """(account credited, kind, normalised IBAN) for what the customer asked. `own`: the
+    customer's accounts named in the request, by id."""
     if to_account_id is not None:
-        target = Account.objects.filter(pk=to_account_id, customer=customer).first()
+        target = own.get(to_account_id)
         if target is not None:
             target.customer = customer
         if target is None:
@@ -112,14 +115,10 @@ def _validate(
         errors["currency"] = ["Use a supported ISO 4217 currency code, such as GBP or EUR."]
     if len(reference) > REFERENCE_MAX or any(ord(ch) < 32 for ch in reference):
         errors["reference"] = [f"Use at most {REFERENCE_MAX} printable characters."]
-    # customer=None would match the bank's internal accounts: never a source.
-    source = (
-        Account.objects.filter(pk=from_account_id, customer=customer).first()
-        if customer is not None
-        and isinstance(from_account_id, int)
-        and not isinstance(from_account_id, bool)
-        else None
-    )
+    # customer=None would match the bank's internal accounts: never a source. The own
+    # account paid into, if any, comes in the same query.
+    own = _own_accounts(customer=customer, ids=[from_account_id, to_account_id])
+    source = own.get(from_account_id)
     if source is None:
         errors["from_account"] = ["Choose one of your accounts."]
     amount_value = None
@@ -132,7 +131,14 @@ def _validate(
         errors["currency"] = [f"The account pays out in {source.currency}."]
     if errors:
         raise PaymentInvalid(fields=errors)
-    return source, amount_value
+    return source, amount_value, own
+
+
+def _own_accounts(*, customer, ids) -> dict[int, Account]:
+    wanted = {i for i in ids if isinstance(i, int) and not isinstance(i, bool)}
+    if customer is None or not wanted:
+        return {}
+    return {a.pk: a for a in Account.objects.filter(customer=customer, pk__in=wanted)}
 
 
 def payment_create(
@@ -153,7 +159,7 @@ def payment_create(
     idempotency key had been used for this same request before."""
     reference = (reference or "").strip()
     to_iban = (to_iban or "").strip()
-    source, amount_value = _validate(
+    source, amount_value, own = _validate(
         customer=customer,
         from_account_id=from_account_id,
         to_account_id=to_account_id,
@@ -175,7 +181,7 @@ def payment_create(
     if replay is not None:
         return replay, False
     target, kind, iban = _destination(
-        customer=customer, source=source, to_account_id=to_account_id, to_iban=to_iban
+        customer=customer, source=source, own=own, to_account_id=to_account_id, to_iban=to_iban
     )
     if target.currency != currency:
         raise PaymentInvalid(
@@ -200,21 +206,49 @@ def payment_create(
         created_by=actor,
     )
     try:
-        return _execute(payment=payment, source=source, target=target, actor=actor)
+        return _execute(payment=payment, source=source, target=target, actor=actor), True
     except IntegrityError as error:
-        # A twin with the same key from another account got in first (the lock did not
-        # serialise the two): answer with its payment, or refuse a different request.
+        # A twin with the same key committed first: answer with its payment, or refuse a
+        # different request under the same key.
         if "payment_idempotency_key_unique" not in str(error):
             raise
         replay = _replay(customer=customer, key=idempotency_key, fingerprint=fingerprint)
         if replay is None:
             raise
         return replay, False
+    except InsufficientFunds as error:
+        if error.fields:
+            raise
+        source.refresh_from_db(fields=["balance_minor", "limit_minor"])
+        raise _insufficient_funds(source) from None
+    except AccountNotOpen as error:
+        if error.fields:
+            raise
+        raise _not_open(payment, source_open=_is_open(source)) from None
+
+
+def _insufficient_funds(source: Account) -> InsufficientFunds:
+    most = money.format_money(max(source.available_minor, 0), source.currency)
+    return InsufficientFunds(fields={"amount": [f"You can send at most {most}."]})
+
+
+def _is_open(account: Account) -> bool:
+    return Account.objects.filter(pk=account.pk, status=Account.Status.OPEN).exists()
+
+
+def _not_open(payment: Payment, *, source_open: bool) -> AccountNotOpen:
+    if not source_open:
+        return AccountNotOpen(fields={"from_account": [AccountNotOpen.default_message]})
+    field = "to_account" if payment.kind == Payment.Kind.OWN else "to_iban"
+    return AccountNotOpen(fields={field: ["The receiving account cannot take payments right now."]})
 
 
 def _replay(*, customer: Customer, key: str, fingerprint: str) -> Payment | None:
-    existing = Payment.objects.filter(customer=customer, idempotency_key=key).first()
-    if existing is not None and existing.request_fingerprint != fingerprint:
+    try:  # get(): at most one by the unique constraint, and no ORDER BY to build
+        existing = Payment.objects.get(customer=customer, idempotency_key=key)
+    except Payment.DoesNotExist:
+        return None
+    if existing.request_fingerprint != fingerprint:
         raise IdempotencyKeyReused()
     return existing
 
@@ -226,31 +260,17 @@ def _holder_name(target: Account, kind: Payment.Kind) -> str:
 
 
 @transaction.atomic(durable=True)
-def _execute(*, payment: Payment, source: Account, target: Account, actor) -> tuple[Payment, bool]:
-    """Lock both accounts, check, screen, and write the payment once, with its outcome.
+def _execute(*, payment: Payment, source: Account, target: Account, actor) -> Payment:
+    """Check, screen, and write the payment once, with its outcome; then move the money.
 
-    Locking first serialises a concurrent twin (same key, same account) behind the first
-    request; once it has the lock the twin finds the first payment and returns it.
+    `source` and `target` are as read moments ago, unlocked: the checks here give a clear
+    answer early, and journal_entry_post checks the limit and the status again under the
+    accounts' row locks.
     """
-    locked = accounts_lock(ids=[source.pk, target.pk])
-    source, target = locked[source.pk], locked[target.pk]
-    twin = _replay(
-        customer=payment.customer,
-        key=payment.idempotency_key,
-        fingerprint=payment.request_fingerprint,
-    )
-    if twin is not None:
-        return twin, False
-    if source.status != Account.Status.OPEN:
-        raise AccountNotOpen(fields={"from_account": [AccountNotOpen.default_message]})
-    if target.status != Account.Status.OPEN:
-        field = "to_account" if payment.kind == Payment.Kind.OWN else "to_iban"
-        raise AccountNotOpen(
-            fields={field: ["The receiving account cannot take payments right now."]}
-        )
+    if source.status != Account.Status.OPEN or target.status != Account.Status.OPEN:
+        raise _not_open(payment, source_open=source.status == Account.Status.OPEN)
     if source.available_minor < payment.amount_minor:
-        most = money.format_money(max(source.available_minor, 0), payment.currency)
-        raise InsufficientFunds(fields={"amount": [f"You can send at most {most}."]})
+        raise _insufficient_funds(source)
 
     # The hooks see the payment before it is saved: nothing is written unless allowed.
     decision = payment_screen(payment)
@@ -262,14 +282,16 @@ def _execute(*, payment: Payment, source: Account, target: Account, actor) -> tu
         )
         payment.status_reason = decision.reason
         payment.save()
-        return payment, True
-    _post_payment(payment=payment, source=source, target=target, actor=actor)
-    return payment, True
+        return payment
+    _post_payment(payment=payment, source=source, target=target, actor=actor, require_open=True)
+    return payment
 
 
-def _post_payment(*, payment: Payment, source: Account, target: Account, actor) -> None:
-    """Save an allowed payment with its outcome and move the money. The caller holds both
-    accounts' locks. A payment to another bank stays pending until settlement."""
+def _post_payment(
+    *, payment: Payment, source: Account, target: Account, actor, require_open: bool = False
+) -> None:
+    """Save an allowed payment with its outcome and move the money (see
+    journal_entry_post). A payment to another bank stays pending until settlement."""
     external = payment.kind == Payment.Kind.EXTERNAL
     if external:
         payment.status = Payment.Status.PENDING
@@ -284,6 +306,7 @@ def _post_payment(*, payment: Payment, source: Account, target: Account, actor) 
         description=reference,
         payment=payment,
         actor=actor,
+        require_open=require_open,
         legs=[
             Leg(source, -payment.amount_minor, reference, payee),
             Leg(target, payment.amount_minor, reference, payer),
