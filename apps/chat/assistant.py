@@ -536,13 +536,14 @@ class AnswerRun:
         self.grounding = None
         self.gate = StreamGate(SYSTEM_PROMPT)
         messages = self.prompt()
-        # Streaming from here: the customer's connection loads the placeholder map now,
-        # with what the facts added to it.
-        self._start()
         try:
+            # Streaming once a backend has the request (its prompt takes far longer than
+            # this): the customer's connection then loads the placeholder map, with what
+            # the facts added to it.
             completion = chat_stream(
                 messages=messages,
                 purpose="chat",
+                on_accepted=self._start,
                 on_token=self._on_token,
                 max_tokens=settings.ASSISTANT_MAX_TOKENS,
                 first_token_deadline_s=settings.ASSISTANT_FIRST_TOKEN_DEADLINE_S,

@@ -309,6 +309,7 @@ def _stream_once(
     on_token: Callable[[str], bool | None],
     first_token_budget: float,
     attempt: _Attempt,
+    on_accepted: Callable[[], None] | None = None,
 ) -> None:
     """Run one HTTP request; fills `attempt`, raises `_AttemptFailed` on any failure."""
     first_token_by = attempt.started + first_token_budget
@@ -328,6 +329,8 @@ def _stream_once(
             if response.status_code >= 400:
                 code, message = _status_error(response.status_code, response.read()[:4000])
                 raise _AttemptFailed(code, message, status=response.status_code)
+            if on_accepted is not None:
+                on_accepted()
             for line in response.iter_lines():
                 now = time.monotonic()
                 if attempt.ttft_ms is None and now > first_token_by:
@@ -404,8 +407,13 @@ def chat_stream(
     first_token_deadline_s: float = 10.0,
     backend: str | None = None,
     benchmark_run_id=None,
+    on_accepted: Callable[[], None] | None = None,
 ) -> Completion:
     """Stream an answer; `on_token(delta)` returning False cancels (partial text kept).
+
+    `on_accepted()` runs once, when a backend has taken the request and before its first
+    token is read: work the first token must wait for but the request need not (the
+    model server computes the prompt meanwhile).
 
     `backend=` forces one backend by name (benchmarks, contract checks): no fallback then.
     Writes one `InferenceCall` per attempt. See the module docstring for the failure rules.
@@ -418,12 +426,20 @@ def chat_stream(
         chain = registry.model_backend_chain(name=backend)
     except registry.ModelBackendNotFound as error:
         raise InferenceError(ErrorCode.UNKNOWN_BACKEND, str(error), backend=backend) from error
+    accepted = []
+
+    def accepted_once() -> None:
+        if on_accepted is not None and not accepted:
+            accepted.append(True)
+            on_accepted()
+
     try:
         return _run_chain(
             chain,
             messages=messages,
             purpose=purpose,
             on_token=on_token,
+            on_accepted=accepted_once,
             max_tokens=max_tokens,
             stop=stop,
             json_schema=json_schema,
@@ -469,6 +485,7 @@ def _run_chain(
     json_schema: dict | None,
     first_token_deadline_s: float,
     benchmark_run_id,
+    on_accepted: Callable[[], None],
 ) -> Completion:
     from apps.chat import registry
 
@@ -494,7 +511,12 @@ def _run_chain(
         try:
             try:
                 _stream_once(
-                    backend, payload, on_token=on_token, first_token_budget=budget, attempt=attempt
+                    backend,
+                    payload,
+                    on_token=on_token,
+                    first_token_budget=budget,
+                    attempt=attempt,
+                    on_accepted=on_accepted,
                 )
             except _AttemptFailed as failure:
                 left = deadline - time.monotonic()
@@ -510,6 +532,7 @@ def _run_chain(
                     on_token=on_token,
                     first_token_budget=min(left, backend.first_token_timeout_s),
                     attempt=attempt,
+                    on_accepted=on_accepted,
                 )
         except _AttemptFailed as failure:
             partial = "".join(attempt.text)

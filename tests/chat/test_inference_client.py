@@ -198,6 +198,38 @@ def test_a_slow_first_token_is_a_timeout_and_the_next_backend_answers_in_time():
     assert InferenceCall.objects.get(backend__name="primary").error_code == "timeout"
 
 
+def test_on_accepted_runs_once_before_the_first_token_of_the_backend_that_answers():
+    seen: list[str] = []
+    with (
+        FakeOpenAI(Reply(delay_before_first_s=3)) as slow,
+        FakeOpenAI(Reply(tokens=["Hi", "."])) as fast,
+    ):
+        backend("slow", slow.url, is_active=True, first_token_timeout_s=0.5)
+        backend("fast", fast.url, fallback_order=1)
+        chat_stream(
+            messages=MESSAGES,
+            purpose="chat",
+            on_accepted=lambda: seen.append("accepted"),
+            on_token=seen.append,
+        )
+    # The slow backend took the request too; the callback still ran once, before any token.
+    assert seen == ["accepted", "Hi", "."]
+
+
+def test_on_accepted_does_not_run_when_no_backend_takes_the_request():
+    seen: list[str] = []
+    with FakeOpenAI(Reply(status=503)) as bad:
+        backend("bad", bad.url, is_active=True)
+        with pytest.raises(AllBackendsFailed):
+            chat_stream(
+                messages=MESSAGES,
+                purpose="chat",
+                on_accepted=lambda: seen.append("accepted"),
+                on_token=seen.append,
+            )
+    assert seen == []
+
+
 def test_a_failure_after_the_first_token_keeps_the_partial_text_and_does_not_fall_back():
     reply = Reply(tokens=["Your", " balance", " is"], fail_after=2, failure="drop")
     with FakeOpenAI(reply) as flaky, FakeOpenAI() as other:
