@@ -10,12 +10,13 @@ from __future__ import annotations
 import logging
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 from django_redis import get_redis_connection
@@ -125,20 +126,30 @@ def _mask_with_conversation_map(
 
 
 def _reply_get_or_create(question: Message, **values) -> tuple[Message, bool]:
-    with transaction.atomic():
-        answer = Message.objects.select_for_update().filter(reply_to=question).first()
-        if answer is not None:
-            return answer, False
-        answer = Message(
-            conversation_id=question.conversation_id,
-            role=Message.Role.ASSISTANT,
-            reply_to=question,
-            **values,
-        )
-        answer.text = values.get("masked_text", "")
-        answer.save()
-        events.broadcast_on_commit(question.conversation_id, events.message_event(answer.pk))
+    answer = Message(
+        conversation_id=question.conversation_id,
+        role=Message.Role.ASSISTANT,
+        reply_to=question,
+        **values,
+    )
+    answer.text = values.get("masked_text", "")
+    try:
+        with transaction.atomic():
+            answer.save()
+            events.broadcast_on_commit(question.conversation_id, events.message_event(answer.pk))
+    except IntegrityError:  # one answer per question: it exists already (a redelivery)
+        return Message.objects.get(reply_to=question), False
     return answer, True
+
+
+def _question_masked(question: Message) -> None:
+    """A title from the first message, masked (titles are stored in the clear), and the
+    masked text to staff connections (customers have theirs already). Nothing the model
+    waits for: it runs once the model server has the request (or when no answer comes)."""
+    Conversation.objects.filter(pk=question.conversation_id, title=NEW_TITLE).update(
+        title=_title_from(question.masked_text)
+    )
+    events.staff_broadcast(question.conversation_id, events.message_event(question.pk))
 
 
 def _refuse(question: Message, reasons: list[str]) -> None:
@@ -171,6 +182,12 @@ def _count_refusal(conversation: Conversation) -> None:
         )
 
 
+def _run_all(calls: list[Callable[[], None]]) -> None:
+    """Run and forget each call: each runs once, whichever path gets to it first."""
+    while calls:
+        calls.pop(0)()
+
+
 def message_process(*, message_id: int) -> None:
     from apps.chat.grounding import intents_detect
     from apps.compliance.guards import input_guard_check
@@ -183,29 +200,28 @@ def message_process(*, message_id: int) -> None:
     if not question.masked_text:
         question.masked_text = _mask_with_conversation_map(conversation, question.text, known=known)
         Message.objects.filter(pk=question.pk).update(masked_text=question.masked_text)
-        # A title from the first message, masked: titles are stored in the clear.
-        Conversation.objects.filter(pk=conversation.pk, title=NEW_TITLE).update(
-            title=_title_from(question.masked_text)
-        )
-        # Staff connections now get the masked text (customers already have theirs).
-        events.staff_broadcast(conversation.pk, events.message_event(question.pk))
+        after_masking = [lambda: _question_masked(question)]
         # The answer is created only after the masked text is saved: there is none yet.
         answer = None
     else:
+        after_masking = []
         conversation.refresh_from_db(fields=["status", "guard_refusals"])
         answer = Message.objects.filter(reply_to=question).first()
     if conversation.status != Conversation.Status.ACTIVE:
+        _run_all(after_masking)
         return  # a person has (or will have) the conversation: the assistant stays silent
     if answer is not None and answer.status in FINAL_STATUSES:
         return
     intents = intents_detect(question.masked_text)
     if answer is None and "human" in intents:
+        _run_all(after_masking)
         conversation_escalate(
             conversation=conversation, reason=Conversation.EscalationReason.CUSTOMER_REQUEST
         )
         return
     verdict = input_guard_check(question.text)
     if answer is None and verdict.flagged:
+        _run_all(after_masking)
         _refuse(question, verdict.reasons)
         return
     answer, created = _reply_get_or_create(question, status=Message.Status.PENDING)
@@ -219,9 +235,15 @@ def message_process(*, message_id: int) -> None:
             answer.refresh_from_db()
         if answer.status not in FINAL_STATUSES:
             AnswerRun(
-                question=question, answer=answer, intents=intents, known=known, lock=lock
+                question=question,
+                answer=answer,
+                intents=intents,
+                known=known,
+                lock=lock,
+                before_streaming=after_masking,
             ).run()
     finally:
+        _run_all(after_masking)  # when the answer was final already, or the run failed
         try:
             lock.release()
         except Exception:  # noqa: BLE001 - expired locks cannot be released; nothing to do
@@ -432,6 +454,8 @@ class AnswerRun:
     intents: set[str]
     known: dict[str, list[str]]  # the customer's own values (customer_known_values)
     lock: object
+    # Work the model does not wait for: run once a backend has the request (see _run_all).
+    before_streaming: list = field(default_factory=list)
     seq: int = 0
     stopped: bool = False
     last_lock_refresh: float = field(default_factory=time.monotonic)
@@ -469,6 +493,7 @@ class AnswerRun:
         return True
 
     def _start(self) -> None:
+        _run_all(self.before_streaming)
         self.redis.delete(self.partial)
         Message.objects.filter(pk=self.answer.pk).update(status=Message.Status.STREAMING)
         events.broadcast(self.conversation.pk, events.message_event(self.answer.pk))
