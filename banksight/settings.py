@@ -173,7 +173,8 @@ ROOT_URLCONF = env.str("DJANGO_ROOT_URLCONF", default="banksight.urls")
 ASGI_APPLICATION = "banksight.asgi.application"
 # Threads per ASGI server process that run sync views (banksight/http_handler.py); each
 # holds at most one database connection from the pool (DATABASE_POOL_MAX) while it works.
-HTTP_THREADS = env.int("HTTP_THREADS", default=8)
+# Views are mostly CPU under one GIL: on 2 cores, 4 a process paid best (bench/README).
+HTTP_THREADS = env.int("HTTP_THREADS", default=4)
 WSGI_APPLICATION = "banksight.wsgi.application"
 AUTH_USER_MODEL = "accounts.User"
 LOGIN_URL = "accounts:login"

@@ -21,7 +21,7 @@ import json
 import re
 from datetime import timedelta
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from schwifty import IBAN
 from schwifty.exceptions import SchwiftyException
@@ -244,10 +244,18 @@ def _not_open(payment: Payment, *, source_open: bool) -> AccountNotOpen:
 
 
 def _replay(*, customer: Customer, key: str, fingerprint: str) -> Payment | None:
-    try:  # get(): at most one by the unique constraint, and no ORDER BY to build
-        existing = Payment.objects.get(customer=customer, idempotency_key=key)
-    except Payment.DoesNotExist:
+    # Asked by every payment and nearly always answered "none": one plain indexed SELECT
+    # instead of the ORM's (about 1 ms of CPU to build); the rare hit loads the payment.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT id, request_fingerprint FROM accounts_payment "
+            "WHERE customer_id = %s AND idempotency_key = %s",
+            [customer.pk, key],
+        )
+        found = cursor.fetchone()
+    if found is None:
         return None
+    existing = Payment.objects.get(pk=found[0])
     if existing.request_fingerprint != fingerprint:
         raise IdempotencyKeyReused()
     return existing
