@@ -49,3 +49,24 @@ def _use_django_logging(**kwargs):
     from django.conf import settings
 
     dictConfig(settings.LOGGING)
+
+
+@signals.worker_process_init.connect
+def _keep_database_pools_between_tasks(**kwargs):
+    """Celery's Django fixup closes a prefork child's psycopg pool before and after every
+    task (celery#10554), so each task opened a new PostgreSQL connection (~15 ms). Treat
+    a task like a web request instead: its connection goes back to the pool."""
+    from celery.fixups.django import DjangoFixup
+
+    for fixup in getattr(app, "_fixups", ()):
+        if isinstance(fixup, DjangoFixup):
+            signals.task_prerun.disconnect(fixup.worker_fixup.on_task_prerun)
+            signals.task_postrun.disconnect(fixup.worker_fixup.on_task_postrun)
+            signals.task_prerun.connect(_connections_like_a_request, weak=False)
+            signals.task_postrun.connect(_connections_like_a_request, weak=False)
+
+
+def _connections_like_a_request(**kwargs):
+    from django.db import close_old_connections
+
+    close_old_connections()
