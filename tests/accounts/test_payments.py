@@ -344,6 +344,15 @@ def test_postgres_refuses_a_balance_below_the_limit(alice):
 # --- Races (real concurrent transactions) -----------------------------------------------
 
 
+def committed_customer():
+    """A customer with 100.00 in checking and an empty savings account, for tests whose
+    work runs on other connections (their data must be committed)."""
+    customer = customer_make()
+    customer.checking = account_make(customer, balance="100.00")
+    customer.savings = account_make(customer, type=Account.Type.SAVINGS)
+    return customer
+
+
 def _race(count: int, work):
     barrier = threading.Barrier(count)
     results: list = [None] * count
@@ -367,9 +376,7 @@ def _race(count: int, work):
 
 @pytest.mark.django_db(transaction=True)
 def test_racing_requests_with_one_key_debit_once():
-    customer = customer_make()
-    customer.checking = account_make(customer, balance="100.00")
-    customer.savings = account_make(customer, type=Account.Type.SAVINGS)
+    customer = committed_customer()
     results = _race(8, lambda i: pay(customer, key="race", amount="30.00"))
     errors = [r for r in results if isinstance(r, Exception)]
     assert errors == []
@@ -382,9 +389,7 @@ def test_racing_requests_with_one_key_debit_once():
 
 @pytest.mark.django_db(transaction=True)
 def test_racing_debits_never_overdraw():
-    customer = customer_make()
-    customer.checking = account_make(customer, balance="100.00")
-    customer.savings = account_make(customer, type=Account.Type.SAVINGS)
+    customer = committed_customer()
     results = _race(16, lambda i: pay(customer, key=f"k{i}", amount="10.00"))
     completed = [r for r in results if isinstance(r, tuple)]
     refused = [r for r in results if isinstance(r, InsufficientFunds)]
@@ -431,9 +436,7 @@ def spend_the_money_meanwhile(payment):
     PAYMENT_SCREENING_HOOKS=["tests.accounts.test_payments.freeze_the_source_meanwhile"]
 )
 def test_an_account_frozen_during_the_payment_does_not_pay():
-    customer = customer_make()
-    customer.checking = account_make(customer, balance="100.00")
-    customer.savings = account_make(customer, type=Account.Type.SAVINGS)
+    customer = committed_customer()
     with pytest.raises(AccountNotOpen) as error:
         pay(customer)
     assert "from_account" in error.value.fields
@@ -446,9 +449,7 @@ def test_an_account_frozen_during_the_payment_does_not_pay():
     PAYMENT_SCREENING_HOOKS=["tests.accounts.test_payments.spend_the_money_meanwhile"]
 )
 def test_money_spent_during_the_payment_is_not_sent_twice():
-    customer = customer_make()
-    customer.checking = account_make(customer, balance="100.00")
-    customer.savings = account_make(customer, type=Account.Type.SAVINGS)
+    customer = committed_customer()
     with pytest.raises(InsufficientFunds) as error:
         pay(customer, amount="25.00")
     assert error.value.fields == {"amount": ["You can send at most 10.00 GBP."]}
