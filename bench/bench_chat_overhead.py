@@ -57,22 +57,9 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
-from stack import ChatOptions, percentile, running_stack
+from stack import QUESTIONS, ChatOptions, percentile, running_stack
 from websockets.sync.client import connect
 
-QUESTIONS = [
-    "What is the balance of my current account?",
-    "When are your branches open?",
-    "How much does it cost to use my card abroad?",
-    "What interest does my savings account pay?",
-    "What were my last three payments?",
-    "Is there a fee for international payments?",
-    "How do I change my PIN?",
-    "What is the overdraft limit on my account?",
-    "How long does a SEPA payment take?",
-    "Can I get a paper statement?",
-    "How much did I spend on groceries last month?",
-]
 _CONTENT = re.compile(rb'"content":\s*"(?!")')  # a delta with text, not the role chunk
 
 

@@ -49,22 +49,9 @@ from dataclasses import dataclass
 
 import httpx
 import websockets
-from stack import ChatOptions, percentile, running_stack
+from stack import QUESTIONS, ChatOptions, percentile, running_stack
 
 CUSTOMERS = ["alice", "bob", "carol", "dave"]
-QUESTIONS = [
-    "What is the balance of my current account?",
-    "When are your branches open?",
-    "How much does it cost to use my card abroad?",
-    "What interest does my savings account pay?",
-    "What were my last three payments?",
-    "Is there a fee for international payments?",
-    "How do I change my PIN?",
-    "What is the overdraft limit on my account?",
-    "How long does a SEPA payment take?",
-    "Can I get a paper statement?",
-    "How much did I spend on groceries last month?",
-]
 FINAL = {"complete", "stopped", "refused", "failed"}
 NO_DONE_GRACE_S = 5.0  # a final answer with no `done` after it (none is expected)
 

@@ -32,6 +32,23 @@ from banksight import localservices, modelserver
 LOG_DIR = BASE_DIR / ".var" / "bench-logs"
 
 
+# What the chat benchmarks ask: balances, fees, policies, history (grounded in the
+# customer's data and the help articles).
+QUESTIONS = [
+    "What is the balance of my current account?",
+    "When are your branches open?",
+    "How much does it cost to use my card abroad?",
+    "What interest does my savings account pay?",
+    "What were my last three payments?",
+    "Is there a fee for international payments?",
+    "How do I change my PIN?",
+    "What is the overdraft limit on my account?",
+    "How long does a SEPA payment take?",
+    "Can I get a paper statement?",
+    "How much did I spend on groceries last month?",
+]
+
+
 @dataclass
 class ChatOptions:
     """Run the assistant as well: a Celery worker and the smollm2 model server.

@@ -27,7 +27,7 @@ from apps.accounts.roles import Role
 from apps.chat.events import conversation_group, done_event
 from apps.chat.models import ActionProposal, Conversation, Message, MessageFeedback
 from apps.chat.services import conversation_create
-from tests.factories import account_make, customer_make
+from tests.factories import customer_make
 from tests.helpers import PASSWORD, wait_for
 
 BASE = "/api/v1/conversations/"
@@ -193,16 +193,6 @@ def answer_final(event: Event) -> bool:
 
 
 # --- Fixtures --------------------------------------------------------------------------
-
-
-@pytest.fixture
-def casey(db):
-    customer = customer_make(username="casey", first_name="Casey", last_name="Jones")
-    account = account_make(customer, balance="1250.00")
-    Card.objects.create(
-        customer=customer, account=account, last4="4242", expiry_month=9, expiry_year=2030
-    )
-    return customer
 
 
 @pytest.fixture
