@@ -164,7 +164,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
-    "auditlog.middleware.AuditlogMiddleware",
+    "apps.compliance.audit.AuditContextMiddleware",
     "axes.middleware.AxesMiddleware",
 ]
 

@@ -1,5 +1,5 @@
 """A private BankSight stack for benchmarks: its own PostgreSQL and Redis, demo data,
-and one uvicorn process. Stopped and removed again when the benchmark ends.
+and uvicorn (banksight/serve.py). Stopped and removed again when the benchmark ends.
 
 With `chat=ChatOptions(...)` it runs the assistant too: the smollm2 llama.cpp server
 (banksight.modelserver, as `make run` starts it) registered as the active backend, and a
@@ -181,7 +181,9 @@ def _stop_worker(process: subprocess.Popen) -> None:
 
 @contextlib.contextmanager
 def running_stack(port: int = 8765, workers: int | None = None, chat: ChatOptions | None = None):
-    """uvicorn with one worker process per core, less one core for the load generator.
+    """uvicorn processes, one per core less one for the load generator, each listening on
+    its own SO_REUSEPORT socket (banksight/serve.py; uvicorn's own --workers lets the first
+    process to wake take a whole burst of connections).
 
     With `chat`, also the smollm2 model server (the active backend) and a Celery worker."""
     workers = workers or max(1, (os.cpu_count() or 1) - 1)
@@ -214,9 +216,10 @@ def running_stack(port: int = 8765, workers: int | None = None, chat: ChatOption
             model.wait_ready()
             stack.register_backend(model.url)
         server = subprocess.Popen(
-            [
-                str(Path(sys.executable).parent / "uvicorn"),
-                "banksight.asgi:application",
+            [  # uvicorn processes, each on its own SO_REUSEPORT socket (banksight/serve.py)
+                sys.executable,
+                "-m",
+                "banksight.serve",
                 "--host",
                 "127.0.0.1",
                 "--port",

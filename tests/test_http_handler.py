@@ -166,3 +166,41 @@ def test_the_sse_stream_is_served_by_the_async_path(customer):
     assert dict(start["headers"])[b"Content-Type"] == b"text/event-stream"
     assert first["body"] == b": connected\n\n"
     assert first["more_body"] is True
+
+
+def test_audited_changes_made_at_once_each_record_their_own_actor(db):
+    # Requests served side by side in the pool's threads: every audit entry names the
+    # customer whose request wrote it, with that request's address and id.
+    from auditlog.models import LogEntry
+
+    from apps.accounts.models import Payee
+
+    customers = [customer_make(username=f"handler_a{i}") for i in range(8)]
+
+    def payee_request(customer):
+        body = json.dumps(
+            {"name": f"Payee of {customer.user.username}", "iban": "DE89370400440532013000"}
+        ).encode()
+        return _request(
+            "POST",
+            "/api/v1/payees/",
+            headers={
+                "Authorization": f"Bearer {AccessToken.for_user(customer.user)}",
+                "Content-Type": "application/json",
+                "Content-Length": str(len(body)),
+                "X-Request-ID": f"payee-request-{customer.user.pk}",
+            },
+            body=body,
+        )
+
+    async def create_payees():
+        return await asyncio.gather(*(payee_request(c) for c in customers))
+
+    answers = async_to_sync(create_payees)()
+    assert [status for status, _, _ in answers] == [201] * 8, answers[0][2]
+    for customer in customers:
+        payee = Payee.objects.get(customer=customer)
+        entry = LogEntry.objects.get_for_object(payee).get(action=LogEntry.Action.CREATE)
+        assert entry.actor == customer.user
+        assert entry.remote_addr == "127.0.0.1"
+        assert entry.cid == f"payee-request-{customer.user.pk}"

@@ -1,19 +1,48 @@
+import time
+
 from drf_spectacular.contrib.rest_framework_simplejwt import SimpleJWTScheme
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework_simplejwt.authentication import JWTAuthentication
 from rest_framework_simplejwt.exceptions import InvalidToken
 from rest_framework_simplejwt.settings import api_settings
+from rest_framework_simplejwt.tokens import Token
 
 from apps.accounts.models import User
 from apps.compliance.audit import audit_actor_bind
+from banksight.prepared_queries import PreparedQuery
+
+# The bearer token's user with the customer profile, in one query: nearly every API call
+# needs both. Its SQL is built once (it ran on every request: ~0.5 ms of ORM work).
+_user_with_customer = PreparedQuery(
+    lambda user_id: User.objects.select_related("customer").filter(pk=user_id).order_by(),
+    params=("user_id",),
+)
+
+
+# Bearer tokens whose signature and claims were checked, until they expire. The app sends
+# the same access token for up to 15 minutes; checking it again (base64, JSON, HMAC) cost
+# ~0.1 ms a request. The user is still read on every request, so a deactivated user is
+# refused at once. Bounded: emptied when full.
+_VALIDATED_TOKENS_MAX = 10_000
+_validated_tokens: dict[bytes, Token] = {}
 
 
 class AuditedJWTAuthentication(JWTAuthentication):
     """JWT auth that also names the user as the actor of audit entries for this request.
 
-    AuditlogMiddleware runs before DRF authenticates a bearer token, so without this an
+    The audit middleware runs before DRF authenticates a bearer token, so without this an
     API change would be logged without its actor.
     """
+
+    def get_validated_token(self, raw_token: bytes) -> Token:
+        token = _validated_tokens.get(raw_token)
+        if token is not None and token.payload["exp"] > time.time():
+            return token
+        token = super().get_validated_token(raw_token)
+        if len(_validated_tokens) >= _VALIDATED_TOKENS_MAX:
+            _validated_tokens.clear()
+        _validated_tokens[raw_token] = token
+        return token
 
     def authenticate(self, request):
         result = super().authenticate(request)
@@ -22,18 +51,20 @@ class AuditedJWTAuthentication(JWTAuthentication):
         return result
 
     def get_user(self, validated_token):
-        # simplejwt's own lookup, with the customer profile in the same query: nearly every
-        # API call needs it. (CHECK_REVOKE_TOKEN is not used here.)
+        # simplejwt's own checks, with the user and customer profile from one prepared
+        # query (USER_ID_FIELD is the primary key; CHECK_REVOKE_TOKEN is not used here).
         try:
             user_id = validated_token[api_settings.USER_ID_CLAIM]
         except KeyError as error:
             raise InvalidToken("Token contained no recognizable user identification") from error
-        try:  # get(), not first(): no ORDER BY username to build and run on every call
-            user = User.objects.select_related("customer").get(
-                **{api_settings.USER_ID_FIELD: user_id}
-            )
-        except User.DoesNotExist as error:
-            raise AuthenticationFailed("User not found", code="user_not_found") from error
+        # simplejwt writes the id as a string; the prepared query takes an integer.
+        user_id = str(user_id)
+        if not (user_id.isascii() and user_id.isdigit()):
+            raise InvalidToken("Token contained no recognizable user identification")
+        found = _user_with_customer(user_id=int(user_id))
+        if not found:
+            raise AuthenticationFailed("User not found", code="user_not_found")
+        user = found[0]
         if not user.is_active:
             raise AuthenticationFailed("User is inactive", code="user_inactive")
         return user

@@ -6,11 +6,15 @@ reason it holds no customer, account, case or configuration data. A test enforce
 
 from __future__ import annotations
 
+from auditlog import get_logentry_model
+from auditlog.cid import set_cid
 from auditlog.context import auditlog_value, set_actor
+from auditlog.middleware import AuditlogMiddleware
 from auditlog.registry import auditlog
 from celery import Task
 from django.apps import apps
 from django.contrib.auth import get_user_model
+from django.db.models.signals import pre_save
 
 # "app_label.ModelName" -> reason it is not audited.
 AUDIT_EXEMPT: dict[str, str] = {
@@ -92,6 +96,56 @@ def register_audited_models() -> None:
         model = apps.get_model(dotted)
         if not auditlog.contains(model):
             auditlog.register(model, **options)
+
+
+# Marks auditlog's context data as a request's, set by AuditContextMiddleware.
+_REQUEST_CONTEXT = "banksight.request"
+
+
+class AuditContextMiddleware(AuditlogMiddleware):
+    """django-auditlog's middleware without a signal receiver connected per request.
+
+    The library's version connects a pre_save receiver for LogEntry at the start of every
+    request and disconnects it at the end, keyed by time.time(). Each connect empties the
+    receiver cache of pre_save for every model in the process; requests served at once in
+    threads each add a receiver that every audit entry then calls; and two requests that
+    start on the same clock tick share one key, so the first to finish removes the other's
+    receiver and that request's entries lose their actor. Here the request's audit data
+    (actor, address, port) is only put in auditlog's context variable, and one receiver,
+    connected once, copies it onto each entry. `set_actor` (tasks, commands) still works
+    as before: its own receiver reads its own data.
+    """
+
+    def __call__(self, request):
+        set_cid(request)
+        data = self.get_extra_data(request)
+        data["signal_duid"] = _REQUEST_CONTEXT
+        token = auditlog_value.set(data)
+        try:
+            return self.get_response(request)
+        finally:
+            auditlog_value.reset(token)
+
+
+def _request_audit_data_copy(sender, instance, **kwargs) -> None:
+    data = auditlog_value.get(None)
+    if not data or data.get("signal_duid") != _REQUEST_CONTEXT:
+        return
+    actor = data.get("actor")
+    if instance.actor is None and isinstance(actor, get_user_model()):
+        instance.actor = actor
+        instance.actor_email = getattr(actor, "email", None)
+    instance.remote_addr = data.get("remote_addr")
+    instance.remote_port = data.get("remote_port")
+
+
+def request_audit_data_connect() -> None:
+    pre_save.connect(
+        _request_audit_data_copy,
+        sender=get_logentry_model(),
+        dispatch_uid="compliance.request_audit_data",
+        weak=False,
+    )
 
 
 def audit_actor_bind(*, actor) -> None:

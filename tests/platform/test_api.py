@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import time
+from datetime import timedelta
+
 import pytest
 from django_otp.plugins.otp_totp.models import TOTPDevice
+from rest_framework_simplejwt.tokens import AccessToken
 
 from tests.helpers import PASSWORD, totp_code
 
@@ -151,6 +155,41 @@ def test_a_garbage_bearer_token_is_a_401(client, db):
     body = response.json()
     _assert_error_shape(body, "token_not_valid")
     assert body["message"] == "Given token not valid for any token type"
+
+
+def test_an_access_token_stops_working_when_it_expires(client, customer):
+    # Checked tokens are remembered (apps/accounts/authentication.py): not past their expiry.
+    token = AccessToken.for_user(customer)
+    token.set_exp(lifetime=timedelta(seconds=2))
+    auth = {"HTTP_AUTHORIZATION": f"Bearer {token}"}
+    assert client.get("/api/v1/me", **auth).status_code == 200
+    assert client.get("/api/v1/me", **auth).status_code == 200
+    time.sleep(2.1)
+    response = client.get("/api/v1/me", **auth)
+    assert response.status_code == 401
+    _assert_error_shape(response.json(), "token_not_valid")
+
+
+def test_a_deactivated_user_is_refused_at_once_with_the_same_token(client, customer):
+    auth = {"HTTP_AUTHORIZATION": f"Bearer {_token(client, customer.username).json()['access']}"}
+    assert client.get("/api/v1/me", **auth).status_code == 200
+    customer.is_active = False
+    customer.save(update_fields=["is_active"])
+    response = client.get("/api/v1/me", **auth)
+    assert response.status_code == 401
+    _assert_error_shape(response.json(), "user_inactive")
+
+
+@pytest.mark.parametrize(
+    ("user_id", "code"),
+    [("987654321", "user_not_found"), ("not-an-id", "token_not_valid"), (1.5, "token_not_valid")],
+)
+def test_a_token_without_a_known_user_is_refused(client, db, user_id, code):
+    token = AccessToken()
+    token["user_id"] = user_id
+    response = client.get("/api/v1/me", HTTP_AUTHORIZATION=f"Bearer {token}")
+    assert response.status_code == 401
+    _assert_error_shape(response.json(), code)
 
 
 @pytest.mark.parametrize("debug", [False, True])

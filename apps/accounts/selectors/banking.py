@@ -25,6 +25,7 @@ from apps.accounts.models import (
     StandingOrder,
     User,
 )
+from banksight.prepared_queries import PreparedQuery
 
 
 def customer_for_user(*, user: User) -> Customer | None:
@@ -36,8 +37,24 @@ def customer_for_user(*, user: User) -> Customer | None:
         return None
 
 
-def account_list(*, customer: Customer) -> QuerySet[Account]:
-    return customer.accounts.exclude(status=Account.Status.CLOSED).order_by("id")
+def _accounts_not_closed(customer_id: int) -> QuerySet[Account]:
+    return (
+        Account.objects.filter(customer_id=customer_id)
+        .exclude(status=Account.Status.CLOSED)
+        .order_by("id")
+    )
+
+
+# The accounts list is the mobile app's most frequent call: its SQL is built once.
+_account_list_query = PreparedQuery(_accounts_not_closed, params=("customer_id",))
+
+
+def account_list(*, customer: Customer) -> list[Account]:
+    """The customer's accounts that are not closed, oldest first."""
+    accounts = _account_list_query(customer_id=customer.pk)
+    for account in accounts:
+        account.customer = customer  # known already: no query when it is read
+    return accounts
 
 
 def account_get(*, customer: Customer | None, account_id) -> Account:
@@ -86,7 +103,7 @@ def posting_list(*, account: Account, filters: PostingFilters | None = None) -> 
 def posting_list_recent(*, customer: Customer) -> QuerySet[Posting]:
     """The customer's history across all their open accounts, newest first."""
     return (
-        Posting.objects.filter(account__in=account_list(customer=customer))
+        Posting.objects.filter(account__in=_accounts_not_closed(customer.pk))
         .select_related("entry", "account")
         .order_by("-booked_at", "-id")
     )
