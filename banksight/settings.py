@@ -173,8 +173,11 @@ ROOT_URLCONF = env.str("DJANGO_ROOT_URLCONF", default="banksight.urls")
 ASGI_APPLICATION = "banksight.asgi.application"
 # Threads per ASGI server process that run sync views (banksight/http_handler.py); each
 # holds at most one database connection from the pool (DATABASE_POOL_MAX) while it works.
-# Views are mostly CPU under one GIL: on 2 cores, 4 a process paid best (bench/README).
-HTTP_THREADS = env.int("HTTP_THREADS", default=4)
+# Views are mostly CPU under one GIL: two a process keep one thread on the CPU while the
+# other waits for PostgreSQL; more only contend for the GIL (measured on 2 cores: accounts
+# list 610-690 req/s with 2, 470-540 with 4, 370-450 with 1; transfers 142-164/s with 2,
+# 129/s with 4).
+HTTP_THREADS = env.int("HTTP_THREADS", default=2)
 WSGI_APPLICATION = "banksight.wsgi.application"
 AUTH_USER_MODEL = "accounts.User"
 LOGIN_URL = "accounts:login"

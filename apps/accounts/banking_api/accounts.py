@@ -41,6 +41,7 @@ from apps.accounts.pagination import (
 from apps.accounts.permissions import IsCustomer
 from apps.accounts.selectors import banking as selectors
 from apps.accounts.statements import statement_csv
+from banksight.api.output import output_data, output_list
 
 # --- Accounts --------------------------------------------------------------------------
 
@@ -66,7 +67,7 @@ class AccountListApi(APIView):
         if customer is None:
             return Response([])
         accounts = selectors.account_list(customer=customer)
-        return Response(self.OutputSerializer(accounts, many=True).data)
+        return Response(output_list(self.OutputSerializer, accounts))
 
 
 class AccountDetailApi(APIView):
@@ -86,7 +87,7 @@ class AccountDetailApi(APIView):
     )
     def get(self, request, id: int):
         account = selectors.account_get(customer=customer_or_404(request), account_id=id)
-        return Response(self.OutputSerializer(account).data)
+        return Response(output_data(self.OutputSerializer, account))
 
 
 class _DateRangeSerializer(serializers.Serializer):
