@@ -28,7 +28,8 @@ class PreparedQuery:
     """`build(**params)` returns the QuerySet; `query(**params)` runs its SQL, prepared once.
 
     Parameters must be integers (ids): each is given to `build` as a stand-in integer whose
-    position in the compiled parameters is then known. Only plain model querysets (no
+    position in the compiled parameters is then known. Fields with database converters
+    (JSON) are converted as the ORM does. Only plain model querysets (no
     values(), no prefetch_related, no annotations) are supported, which is checked.
     """
 
@@ -50,6 +51,8 @@ class PreparedQuery:
         with connection.cursor() as cursor:
             cursor.execute(prepared.sql, values)
             rows = cursor.fetchall()
+        if prepared.converters:
+            rows = [prepared.convert(row, connection) for row in rows]
         return [prepared.instance(row) for row in rows]
 
     def _prepare(self) -> _Prepared:
@@ -67,7 +70,7 @@ class _Constant:
 
 
 class _Prepared:
-    def __init__(self, *, db, sql, slots, model, init_list, populators, start, end):
+    def __init__(self, *, db, sql, slots, model, init_list, populators, start, end, converters):
         self.db = db
         self.sql = sql
         self.slots = slots  # a parameter's name, or a _Constant of the query itself
@@ -75,6 +78,16 @@ class _Prepared:
         self.init_list = init_list
         self.populators = populators
         self.start, self.end = start, end
+        self.converters = converters
+
+    def convert(self, row, connection) -> list:
+        row = list(row)
+        for position, (functions, column) in self.converters.items():
+            value = row[position]
+            for function in functions:
+                value = function(value, column, connection)
+            row[position] = value
+        return row
 
     @classmethod
     def from_queryset(cls, build, names) -> _Prepared:
@@ -94,9 +107,9 @@ class _Prepared:
         missing = set(names) - {slot for slot in slots if isinstance(slot, str)}
         if missing:
             raise ValueError(f"the query does not use the parameters {sorted(missing)}")
-        if any(compiler.get_converters(column for column, _, _ in compiler.select).values()):
-            # Fields that convert what the database returns: the ORM's path is needed.
-            raise ValueError("PreparedQuery supports fields without database converters only")
+        # Fields that convert what the database returns (JSON, for one): {position: (the
+        # converter functions, the column)}, applied to each row as the ORM does.
+        converters = compiler.get_converters([column for column, _, _ in compiler.select])
         klass_info, select = compiler.klass_info, compiler.select
         start, end = klass_info["select_fields"][0], klass_info["select_fields"][-1] + 1
         return cls(
@@ -108,6 +121,7 @@ class _Prepared:
             populators=get_related_populators(klass_info, select, queryset.db),
             start=start,
             end=end,
+            converters=converters,
         )
 
     def instance(self, row) -> Model:

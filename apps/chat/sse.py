@@ -139,7 +139,7 @@ async def _translate(view: streams.CustomerView, event: dict) -> dict | None:
     if kind == "chat.message":
         return await _release_connection_after(view.message)(event["id"])
     if kind == "chat.token":
-        return await _release_connection_after(view.token)(event)
+        return view.token(event)  # no database: on the loop, no thread hop per token
     if kind == "chat.done":
         return {"type": "done", "message_id": event["message_id"], "status": event["status"]}
     if kind == "chat.conversation":

@@ -88,6 +88,7 @@ class CustomerView:
         return {"type": "message", "message": message_for_customer(message)}
 
     def token(self, event: dict) -> dict | None:
+        """Reads nothing from the database: transports call it on their event loop."""
         stream = self.streams.get(event["message_id"])
         if stream is None:
             stream = self.streams[event["message_id"]] = _Stream(self.mapping)

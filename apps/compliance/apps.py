@@ -12,4 +12,4 @@ class ComplianceConfig(AppConfig):
         from apps.compliance import audit, signals  # noqa: F401 - connects receivers
 
         audit.register_audited_models()
-        audit.request_audit_data_connect()
+        audit.audit_context_connect()

@@ -6,9 +6,11 @@ reason it holds no customer, account, case or configuration data. A test enforce
 
 from __future__ import annotations
 
+import contextlib
+
 from auditlog import get_logentry_model
 from auditlog.cid import set_cid
-from auditlog.context import auditlog_value, set_actor
+from auditlog.context import auditlog_value
 from auditlog.middleware import AuditlogMiddleware
 from auditlog.registry import auditlog
 from celery import Task
@@ -98,52 +100,68 @@ def register_audited_models() -> None:
             auditlog.register(model, **options)
 
 
-# Marks auditlog's context data as a request's, set by AuditContextMiddleware.
-_REQUEST_CONTEXT = "banksight.request"
+# Marks auditlog's context data as BankSight's own (audit_context below).
+_BANKSIGHT_CONTEXT = "banksight.audit_context"
+
+
+@contextlib.contextmanager
+def audit_context(*, actor=None, actor_id=None, remote_addr=None, remote_port=None):
+    """Who and where, for the audit entries written inside the block.
+
+    `actor_id` instead of `actor`: the user is read only if an audited change is made.
+    django-auditlog's own `set_actor` connects a pre_save receiver for LogEntry on entry
+    and disconnects it on exit, keyed by time.time(). Each connect empties the receiver
+    cache of pre_save for every model in the process; blocks running at once in threads
+    each add a receiver that every audit entry then calls; and two blocks that start on
+    the same clock tick share one key, so the first to end removes the other's receiver
+    and its entries lose their actor. Here the data is only put in auditlog's context
+    variable, and one receiver, connected once (audit_context_connect), copies it onto
+    each entry.
+    """
+    token = auditlog_value.set(
+        {
+            "signal_duid": _BANKSIGHT_CONTEXT,
+            "actor": actor,
+            "actor_id": actor_id,
+            "remote_addr": remote_addr,
+            "remote_port": remote_port,
+        }
+    )
+    try:
+        yield
+    finally:
+        auditlog_value.reset(token)
 
 
 class AuditContextMiddleware(AuditlogMiddleware):
-    """django-auditlog's middleware without a signal receiver connected per request.
-
-    The library's version connects a pre_save receiver for LogEntry at the start of every
-    request and disconnects it at the end, keyed by time.time(). Each connect empties the
-    receiver cache of pre_save for every model in the process; requests served at once in
-    threads each add a receiver that every audit entry then calls; and two requests that
-    start on the same clock tick share one key, so the first to finish removes the other's
-    receiver and that request's entries lose their actor. Here the request's audit data
-    (actor, address, port) is only put in auditlog's context variable, and one receiver,
-    connected once, copies it onto each entry. `set_actor` (tasks, commands) still works
-    as before: its own receiver reads its own data.
-    """
+    """django-auditlog's middleware, with audit_context instead of its receiver per request."""
 
     def __call__(self, request):
         set_cid(request)
-        data = self.get_extra_data(request)
-        data["signal_duid"] = _REQUEST_CONTEXT
-        token = auditlog_value.set(data)
-        try:
+        with audit_context(**self.get_extra_data(request)):
             return self.get_response(request)
-        finally:
-            auditlog_value.reset(token)
 
 
-def _request_audit_data_copy(sender, instance, **kwargs) -> None:
+def _audit_context_copy(sender, instance, **kwargs) -> None:
     data = auditlog_value.get(None)
-    if not data or data.get("signal_duid") != _REQUEST_CONTEXT:
+    if not data or data.get("signal_duid") != _BANKSIGHT_CONTEXT:
         return
-    actor = data.get("actor")
+    if data["actor"] is None and data["actor_id"] is not None:
+        data["actor"] = get_user_model().objects.filter(pk=data["actor_id"]).first()
+        data["actor_id"] = None
+    actor = data["actor"]
     if instance.actor is None and isinstance(actor, get_user_model()):
         instance.actor = actor
         instance.actor_email = getattr(actor, "email", None)
-    instance.remote_addr = data.get("remote_addr")
-    instance.remote_port = data.get("remote_port")
+    instance.remote_addr = data["remote_addr"]
+    instance.remote_port = data["remote_port"]
 
 
-def request_audit_data_connect() -> None:
+def audit_context_connect() -> None:
     pre_save.connect(
-        _request_audit_data_copy,
+        _audit_context_copy,
         sender=get_logentry_model(),
-        dispatch_uid="compliance.request_audit_data",
+        dispatch_uid="compliance.audit_context",
         weak=False,
     )
 
@@ -153,6 +171,9 @@ def audit_actor_bind(*, actor) -> None:
     context = auditlog_value.get(None)
     if context is not None:
         context["actor"] = actor
+        if context.get("signal_duid") == _BANKSIGHT_CONTEXT:
+            # Not in set_actor's data: django-auditlog copies every key a LogEntry has.
+            context["actor_id"] = None
 
 
 class ActorTask(Task):
@@ -167,8 +188,7 @@ class ActorTask(Task):
     def __call__(self, *args, **kwargs):
         if "actor_id" not in kwargs:
             raise TypeError(f"{self.name} must be called with actor_id=")
-        actor = get_user_model().objects.filter(pk=kwargs["actor_id"]).first()
-        with set_actor(actor):
+        with audit_context(actor_id=kwargs["actor_id"]):
             return super().__call__(*args, **kwargs)
 
 
@@ -200,5 +220,5 @@ class SystemTask(Task):
     abstract = True
 
     def __call__(self, *args, **kwargs):
-        with set_actor(system_actor()):
+        with audit_context(actor=system_actor()):
             return super().__call__(*args, **kwargs)

@@ -83,3 +83,31 @@ def test_querysets_it_cannot_reproduce_are_refused():
         )(user_id=1)
     with pytest.raises(ValueError, match="does not use"):
         PreparedQuery(lambda user_id: User.objects.all(), params=("user_id",))(user_id=1)
+
+
+def test_fields_that_convert_database_values_are_converted():
+    # JSONField converts what PostgreSQL returns, as the ORM's own iterator does.
+    from apps.chat.models import Message
+    from apps.chat.services import conversation_create
+
+    conversation = conversation_create(customer=customer_make(username="prep_json"))
+    message = Message(
+        conversation=conversation,
+        role=Message.Role.ASSISTANT,
+        status=Message.Status.REFUSED,
+        citations=[{"kind": "article", "slug": "fees"}],
+        guard_reasons=["prompt_injection"],
+    )
+    message.text = "Refused."
+    message.save()
+    prepared = PreparedQuery(
+        lambda message_id: Message.objects.select_related("conversation__customer").filter(
+            pk=message_id
+        ),
+        params=("message_id",),
+    )
+    [found] = prepared(message_id=message.pk)
+    assert found.citations == [{"kind": "article", "slug": "fees"}]
+    assert found.guard_reasons == ["prompt_injection"]
+    assert found.text == "Refused."
+    assert found.conversation.customer.user.username == "prep_json"
