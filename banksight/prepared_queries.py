@@ -1,13 +1,14 @@
 """Read queries whose SQL the ORM builds once per process instead of on every call.
 
-For the small lookups made on every API request (the bearer token's user with their
-customer profile, a customer's accounts), building the SQL from a QuerySet (cloning it,
-resolving the lookups, compiling the select with its joins) costs several times more CPU
-than PostgreSQL takes to answer: ~0.5 ms of Python against ~0.1 ms. A PreparedQuery asks
-the ORM for the SQL once, with stand-in values for its parameters, and afterwards runs
-that SQL with the real values and turns the rows into model instances the way the ORM's
-own iterator does (select_related objects included). The queryset is the ORM's, so the
-SQL, its joins and its scoping are exactly what the same QuerySet would run.
+For the small lookups made on every API request or chat message (the bearer token's user
+with their customer profile, a customer's accounts, the question a worker answers),
+building the SQL from a QuerySet (cloning it, resolving the lookups, compiling the select
+with its joins) costs several times more CPU than PostgreSQL takes to answer: ~0.5 ms of
+Python against ~0.1 ms. A PreparedQuery asks the ORM for the SQL once, with stand-in values
+for its parameters, and afterwards runs that SQL with the real values and turns the rows
+into model instances the way the ORM's own iterator does (select_related objects
+included). The queryset is the ORM's, so the SQL, its joins and its scoping are exactly
+what the same QuerySet would run.
 """
 
 from __future__ import annotations
@@ -25,12 +26,13 @@ _STAND_IN_BASE = -(2**62)
 
 
 class PreparedQuery:
-    """`build(**params)` returns the QuerySet; `query(**params)` runs its SQL, prepared once.
+    """`build(**params)` returns the QuerySet; calling the PreparedQuery with the same
+    keyword arguments runs its SQL, built on the first call, and returns a list of models.
 
     Parameters must be integers (ids): each is given to `build` as a stand-in integer whose
     position in the compiled parameters is then known. Fields with database converters
-    (JSON) are converted as the ORM does. Only plain model querysets (no
-    values(), no prefetch_related, no annotations) are supported, which is checked.
+    (JSON) are converted as the ORM does. Only plain model querysets (no values(), no
+    prefetch_related, no annotations) are supported, which is checked.
     """
 
     def __init__(self, build: Callable[..., QuerySet], *, params: tuple[str, ...]):
