@@ -7,6 +7,10 @@ ports, so two checkouts (or `make run` and `make test` in one checkout) never sh
 The URLs of live servers are recorded in `.var/<profile>/services.json`: a second process
 (`manage.py shell` while `make run` is up) finds them there and reuses them instead of
 starting its own. The process that started the servers is their owner and stops them.
+
+PostgreSQL gets BankSight's two roles from docker/postgres/roles.sql, the script the compose
+`postgres` service runs: the schema owner (migrations, `owner_database_url`) and the
+application's role (`database_url`), which may not change or erase the audit trail.
 """
 
 from __future__ import annotations
@@ -32,6 +36,9 @@ VAR_DIR = BASE_DIR / ".var"
 # PostgreSQL refuses to run as root, and these machines run everything as root.
 PG_SYSTEM_USER = "banksight-pg"
 DATABASE_NAME = "banksight"
+OWNER_ROLE = "banksight_owner"  # owns the schema; migrations and the test runner's flushes
+APP_ROLE = "banksight_app"  # web, worker and beat
+ROLES_SQL = BASE_DIR / "docker" / "postgres" / "roles.sql"
 
 
 @dataclass
@@ -42,6 +49,7 @@ class LocalServices:
     redis_port: int
     pg_data: str
     redis_dir: str
+    owner_database_url: str = ""  # the schema owner's; database_url is the application's
 
 
 def _free_port() -> int:
@@ -166,22 +174,52 @@ def _pg_owner(pg_data: Path) -> tuple[int, int]:
     return stat.st_uid, stat.st_gid
 
 
-def _pg_ensure_database(port: int, password: str) -> None:
-    import psycopg
+def _pg_ensure_roles(port: int, creds: dict) -> None:
+    """The database and both roles, set up by the compose service's script (roles.sql).
 
-    with psycopg.connect(
-        host="127.0.0.1",
-        port=port,
-        user="postgres",
-        password=password,
-        dbname="postgres",
-        autocommit=True,
-    ) as conn:
-        exists = conn.execute(
-            "SELECT 1 FROM pg_database WHERE datname = %s", [DATABASE_NAME]
-        ).fetchone()
-        if not exists:
-            conn.execute(f'CREATE DATABASE "{DATABASE_NAME}"')
+    Idempotent: a data folder from before the two roles (tables owned by `postgres`) gets
+    them, and its tables, sequences and functions are handed to the owner. The owner may
+    create databases here (pytest-django creates the test database as the owner).
+    """
+    result = subprocess.run(  # noqa: S603 - the wheel's psql and our script
+        [
+            _pg_bin("psql"),
+            "-X",
+            "-q",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(port),
+            "-U",
+            "postgres",
+            "-d",
+            "postgres",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-v",
+            f"database={DATABASE_NAME}",
+            "-v",
+            f"owner_role={OWNER_ROLE}",
+            "-v",
+            f"app_role={APP_ROLE}",
+            "-v",
+            "owner_createdb=CREATEDB",
+            "-f",
+            str(ROLES_SQL),
+        ],
+        env={
+            **os.environ,
+            "PGPASSWORD": creds["pg"],
+            "BANKSIGHT_DB_OWNER_PASSWORD": creds["pg_owner"],
+            "BANKSIGHT_DB_APP_PASSWORD": creds["pg_app"],
+        },
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"setting up the database roles failed: {result.stderr.strip()}")
 
 
 def _pg_stop(pg_data: Path) -> None:
@@ -259,7 +297,8 @@ def read_live(profile: str) -> LocalServices | None:
         state = json.loads(state_file.read_text())
     except (FileNotFoundError, ValueError):
         return None
-    if not _state_is_live(state):
+    if not _state_is_live(state) or not state.get("owner_database_url"):
+        # Servers started before the two database roles are restarted, which adds them.
         return None
     return LocalServices(**state)
 
@@ -280,25 +319,31 @@ def ensure(profile: str) -> tuple[LocalServices, bool]:
         _pg_stop(root / "pg")
         _redis_stop(root / "redis")
         secrets_file = root / "secrets.json"
-        if secrets_file.exists():
-            creds = json.loads(secrets_file.read_text())
-        else:
-            creds = {"pg": secrets.token_urlsafe(24), "redis": secrets.token_urlsafe(24)}
+        creds = json.loads(secrets_file.read_text()) if secrets_file.exists() else {}
+        # pg: the superuser `postgres`; pg_owner, pg_app: the two roles (added to old files).
+        missing = {"pg", "redis", "pg_owner", "pg_app"} - creds.keys()
+        if missing:
+            creds.update({name: secrets.token_urlsafe(24) for name in missing})
             secrets_file.write_text(json.dumps(creds))
             secrets_file.chmod(0o600)
         pg_port, redis_port = _free_port(), _free_port()
         while redis_port == pg_port:
             redis_port = _free_port()
         pg_data = _pg_start(root, port=pg_port, password=creds["pg"], durable=durable)
-        _pg_ensure_database(pg_port, creds["pg"])
+        _pg_ensure_roles(pg_port, creds)
         redis_dir = _redis_start(root, port=redis_port, password=creds["redis"], durable=durable)
         services = LocalServices(
-            database_url=f"postgresql://postgres:{creds['pg']}@127.0.0.1:{pg_port}/{DATABASE_NAME}",
+            database_url=(
+                f"postgresql://{APP_ROLE}:{creds['pg_app']}@127.0.0.1:{pg_port}/{DATABASE_NAME}"
+            ),
             redis_url=f"redis://:{creds['redis']}@127.0.0.1:{redis_port}/0",
             pg_port=pg_port,
             redis_port=redis_port,
             pg_data=str(pg_data),
             redis_dir=str(redis_dir),
+            owner_database_url=(
+                f"postgresql://{OWNER_ROLE}:{creds['pg_owner']}@127.0.0.1:{pg_port}/{DATABASE_NAME}"
+            ),
         )
         state_file = root / "services.json"
         state_file.write_text(json.dumps(asdict(services), indent=2))

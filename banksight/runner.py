@@ -110,10 +110,14 @@ def main() -> int:
     env.setdefault("DJANGO_SETTINGS_MODULE", "banksight.settings")
     env["PYTHONUNBUFFERED"] = "1"
     owned = False
+    # Only `migrate` connects as the schema owner; web, worker and beat as the application.
+    owner_url = env.pop("DATABASE_OWNER_URL", "")
     if not (env.get("DATABASE_URL") and env.get("REDIS_URL")):
         _say("starting private PostgreSQL and Redis under .var/dev/ ...")
         services, owned = localservices.ensure("dev")
-        env.setdefault("DATABASE_URL", services.database_url)
+        if not env.get("DATABASE_URL"):
+            env["DATABASE_URL"] = services.database_url
+            owner_url = owner_url or services.owner_database_url
         env.setdefault("REDIS_URL", services.redis_url)
 
     supervisor = Supervisor()
@@ -125,7 +129,7 @@ def main() -> int:
         # llama.cpp servers for the assistant load while the database migrates.
         names = [n for n in env.get("ASSISTANT_LOCAL_MODELS", "smollm2,gemma3").split(",") if n]
         models = modelserver.start_many(names, wait=False)
-        _manage("migrate", "--noinput", env=env)
+        _manage("migrate", "--noinput", env={**env, "DATABASE_OWNER_URL": owner_url})
         _manage("seed_demo", env=env)
         for model in models:
             model.wait_ready()

@@ -51,7 +51,12 @@ CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
 
 # --- Services -------------------------------------------------------------------------
 
+# DATABASE_URL is the application's role: it owns nothing and may only read and add to the
+# audit trail. DATABASE_OWNER_URL is the role that owns the schema: `migrate` and `flush`
+# (and the test database's set-up) connect as it (banksight/dbroles.py). Only the process
+# that migrates needs it.
 DATABASE_URL = env.str("DATABASE_URL", default="")
+DATABASE_OWNER_URL = env.str("DATABASE_OWNER_URL", default="")
 REDIS_URL = env.str("REDIS_URL", default="")
 if not (DATABASE_URL and REDIS_URL):
     if PRODUCTION:
@@ -68,7 +73,9 @@ if not (DATABASE_URL and REDIS_URL):
         _services, _owned = localservices.ensure("dev")
         if _owned:
             atexit.register(localservices.stop, "dev")
-    DATABASE_URL = DATABASE_URL or _services.database_url
+    if not DATABASE_URL:
+        DATABASE_URL = _services.database_url
+        DATABASE_OWNER_URL = DATABASE_OWNER_URL or _services.owner_database_url
     REDIS_URL = REDIS_URL or _services.redis_url
 
 DATABASES = {"default": env.db_url_config(DATABASE_URL)}
@@ -76,16 +83,45 @@ DATABASES["default"].update(
     {
         "ATOMIC_REQUESTS": False,  # services open their own transactions
         "CONN_MAX_AGE": 0,  # connections are reused through the pool below
+        # The pool checks a connection before handing it out (one empty query): after a
+        # PostgreSQL restart no request gets a dead connection from before it.
+        "CONN_HEALTH_CHECKS": True,
     }
 )
+# PostgreSQL down: a request fails within the pool timeout (503) instead of hanging.
+# libpq's connect_timeout is whole seconds, at least 2.
+DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
+    "connect_timeout", env.int("DATABASE_CONNECT_TIMEOUT", default=2)
+)
 # psycopg's pool: under ASGI a fresh connection per request would cost more than the query.
-DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+DATABASES["default"]["OPTIONS"]["pool"] = {
     "min_size": env.int("DATABASE_POOL_MIN", default=1),
     "max_size": env.int("DATABASE_POOL_MAX", default=20),
-    "timeout": env.int("DATABASE_POOL_TIMEOUT", default=10),
+    "timeout": env.float("DATABASE_POOL_TIMEOUT", default=1.5),
+    # A failed attempt to add a connection is retried with backoff for this long, and
+    # no other is started meanwhile: kept short, a request after PostgreSQL comes back
+    # gets a new connection within half a second (psycopg's default, 300 s, with its
+    # doubling backoff, kept a recovered database unused for as long as it had been down).
+    "reconnect_timeout": env.float("DATABASE_POOL_RECONNECT_TIMEOUT", default=0.5),
 }
 if DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
     raise ImproperlyConfigured("BankSight runs on PostgreSQL only (DATABASE_URL=postgresql://...).")
+
+_DATABASE_CREDENTIALS = ("USER", "PASSWORD", "HOST", "PORT")
+DATABASE_APP = {key: DATABASES["default"][key] for key in _DATABASE_CREDENTIALS}
+DATABASE_OWNER: dict = {}  # empty: one role for everything (only outside production)
+DATABASE_APP_ROLE = ""  # the role the owner grants the application's privileges to
+if DATABASE_OWNER_URL:
+    _owner = env.db_url_config(DATABASE_OWNER_URL)
+    if _owner["NAME"] != DATABASES["default"]["NAME"]:
+        raise ImproperlyConfigured("DATABASE_OWNER_URL must name the database of DATABASE_URL.")
+    if _owner["USER"] == DATABASES["default"]["USER"]:
+        raise ImproperlyConfigured(
+            "DATABASE_OWNER_URL and DATABASE_URL must log in as different roles: the "
+            "application's role may not own the tables."
+        )
+    DATABASE_OWNER = {key: _owner[key] for key in _DATABASE_CREDENTIALS}
+    DATABASE_APP_ROLE = DATABASES["default"]["USER"]
 
 
 def redis_db_url(base_url: str, db: int) -> str:
@@ -104,7 +140,12 @@ CACHES = {
         "BACKEND": "django_redis.cache.RedisCache",
         "LOCATION": REDIS_CACHE_URL,
         "KEY_PREFIX": "banksight",
-        "OPTIONS": {"CLIENT_CLASS": "django_redis.client.DefaultClient"},
+        "OPTIONS": {
+            "CLIENT_CLASS": "django_redis.client.DefaultClient",
+            # Redis down or unreachable: fail within a second (503), never hang a request.
+            "SOCKET_CONNECT_TIMEOUT": env.float("REDIS_CONNECT_TIMEOUT", default=1.0),
+            "SOCKET_TIMEOUT": env.float("REDIS_SOCKET_TIMEOUT", default=1.0),
+        },
     }
 }
 
@@ -115,7 +156,13 @@ CHANNEL_LAYERS = {
             # redis-py 8 reads with a 5 s socket timeout by default: the same 5 s as
             # channels_redis's blocking BZPOPMIN, so an idle receive() sometimes raised
             # TimeoutError and tore down idle websockets and SSE streams. Wait longer.
-            "hosts": [{"address": REDIS_CHANNELS_URL, "socket_timeout": 15}],
+            "hosts": [
+                {
+                    "address": REDIS_CHANNELS_URL,
+                    "socket_timeout": 15,
+                    "socket_connect_timeout": env.float("REDIS_CONNECT_TIMEOUT", default=1.0),
+                }
+            ],
             "prefix": "banksight",
         },
     }
@@ -152,6 +199,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "banksight.requestid.RequestIdMiddleware",
+    "banksight.api.limits.ApiBodyLimitMiddleware",  # 413 before an API body is read
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -159,8 +207,10 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
+    # Idle timeout and absolute lifetime of browser sessions (before the access checks).
+    "apps.accounts.session_lifetime.SessionLifetimeMiddleware",
     "apps.accounts.access.StaffAreaMiddleware",
-    "django.contrib.auth.middleware.LoginRequiredMiddleware",
+    "apps.accounts.access.LoginRequiredMiddleware",  # half-signed-in: to the code step
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
@@ -196,6 +246,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "csp.context_processors.nonce",
+                "apps.accounts.session_lifetime.session_timeout_context",
             ],
         },
     }
@@ -218,7 +269,15 @@ if TESTING:
 
 # Sessions live in the database with Redis in front; never in signed cookies.
 SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
-SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=30 * 60)
+# A signed-in session ends after this long without a request (apps.accounts.session_lifetime;
+# the page warns SESSION_IDLE_WARNING_SECONDS before), and this long after signing in.
+SESSION_IDLE_CUSTOMER_MINUTES = env.int("SESSION_IDLE_CUSTOMER_MINUTES", default=15)
+SESSION_IDLE_STAFF_MINUTES = env.int("SESSION_IDLE_STAFF_MINUTES", default=30)
+SESSION_IDLE_WARNING_SECONDS = env.int("SESSION_IDLE_WARNING_SECONDS", default=120)
+SESSION_ABSOLUTE_HOURS = env.int("SESSION_ABSOLUTE_HOURS", default=12)
+# The store keeps a session no longer than its absolute lifetime; the middleware ends it
+# earlier when it is idle.
+SESSION_COOKIE_AGE = SESSION_ABSOLUTE_HOURS * 3600
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
@@ -283,14 +342,52 @@ CONTENT_SECURITY_POLICY = {
 
 AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15))
-# Per username: an IP-wide lock would shut out a whole office behind one NAT address.
-# Guessing across many usernames is slowed by the API throttles instead.
-AXES_LOCKOUT_PARAMETERS = ["username"]
+# Failures are counted per username at one client address (AXES_FAILURE_LIMIT), so an
+# attacker elsewhere cannot lock the real person out, and per client address across all
+# usernames (AXES_ADDRESS_FAILURE_LIMIT, higher: an office behind one NAT address), so
+# one address trying many usernames (password spraying) is locked too. Both end after
+# AXES_COOLOFF_TIME without failures; apps.accounts.lockout applies the two limits.
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"], "ip_address"]
+AXES_ADDRESS_FAILURE_LIMIT = env.int("AXES_ADDRESS_FAILURE_LIMIT", default=20)
+AXES_HANDLER = "apps.accounts.lockout.BankSightAxesHandler"
 SILENCED_SYSTEM_CHECKS = ["axes.W006"]
+# A successful sign-in clears that username's failures at that address, never the
+# address's count for other usernames (see apps.accounts.lockout).
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "apps.accounts.access.lockout_response"
 AXES_IPWARE_PROXY_COUNT = env.int("DJANGO_PROXY_COUNT", default=0) or None
 AXES_VERBOSE = False
+# Failed sign-ins are kept (AccessFailureLog; successful ones are in AccessLog) so that a
+# customer's Security page can list recent sign-ins, failures included.
+AXES_ENABLE_ACCESS_FAILURE_LOG = True
+AXES_ACCESS_FAILURE_LOG_PER_USER_LIMIT = 200
+
+# --- Email and password reset ---------------------------------------------------------
+
+# EMAIL_URL (django-environ: smtp+tls://user:password@host:587) configures SMTP. Without
+# it, development and tests print mail to the console (the `make run` terminal), and
+# production uses SMTP on EMAIL_HOST:EMAIL_PORT; never the console, whose output would put
+# reset links into the logs.
+_email = env.email_url_config(env.str("EMAIL_URL")) if env.str("EMAIL_URL", default="") else {}
+EMAIL_BACKEND = _email.get("EMAIL_BACKEND") or env.str(
+    "EMAIL_BACKEND",
+    default="django.core.mail.backends.smtp.EmailBackend"
+    if PRODUCTION
+    else "django.core.mail.backends.console.EmailBackend",
+)
+EMAIL_HOST = _email.get("EMAIL_HOST") or env.str("EMAIL_HOST", default="localhost")
+EMAIL_PORT = _email.get("EMAIL_PORT") or env.int("EMAIL_PORT", default=25)
+EMAIL_HOST_USER = _email.get("EMAIL_HOST_USER") or ""
+EMAIL_HOST_PASSWORD = _email.get("EMAIL_HOST_PASSWORD") or ""
+EMAIL_USE_TLS = _email.get("EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = _email.get("EMAIL_USE_SSL", False)
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="BankSight <no-reply@banksight.test>")
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
+# A reset link works once (Django's token changes with the password) and for this long.
+PASSWORD_RESET_TIMEOUT = env.int("PASSWORD_RESET_TIMEOUT_SECONDS", default=60 * 60)
+# Reset emails asked for, per email address and per client IP (rolling windows in Redis).
+PASSWORD_RESET_RATE_PER_EMAIL = env.str("PASSWORD_RESET_RATE_PER_EMAIL", default="3/hour")
+PASSWORD_RESET_RATE_PER_IP = env.str("PASSWORD_RESET_RATE_PER_IP", default="20/hour")
 
 # --- Audit trail (django-auditlog) ----------------------------------------------------
 
@@ -302,17 +399,27 @@ AUDITLOG_DISABLE_REMOTE_ADDR = False
 
 OTP_TOTP_ISSUER = "BankSight"
 OTP_TOTP_THROTTLE_FACTOR = 1
+# The admin never shows a member of staff's TOTP secret or QR code (django-otp's config and
+# qrcode pages answer 403; they also answered 500 for an unknown device).
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True
 
 # --- API (DRF, simplejwt, drf-spectacular) --------------------------------------------
+
+# Request bodies on /api/ paths (413 above it; banksight/api/limits.py) and JSON nesting
+# (400 above it; also websocket frames). Form pages keep Django's DATA_UPLOAD_MAX_MEMORY_SIZE.
+API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", default=1024 * 1024)
+API_MAX_JSON_DEPTH = env.int("API_MAX_JSON_DEPTH", default=32)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "apps.accounts.authentication.AuditedJWTAuthentication",
-        "rest_framework.authentication.SessionAuthentication",
+        # Django's session, refused until the second factor passed where one is needed.
+        "apps.accounts.authentication.MfaSessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    # DRF's, refusing over-deep nesting, bad encoding and oversized bodies with 400/413.
+    "DEFAULT_PARSER_CLASSES": ["banksight.api.limits.JSONParser"],
     "DEFAULT_THROTTLE_CLASSES": [
         "banksight.api.throttling.AnonRateThrottle",
         "banksight.api.throttling.UserRateThrottle",
@@ -332,6 +439,10 @@ SIMPLE_JWT = {
     "REFRESH_TOKEN_LIFETIME": timedelta(days=env.int("JWT_REFRESH_DAYS", default=1)),
     "SIGNING_KEY": env.str("JWT_SIGNING_KEY", default="") or SECRET_KEY,
     "UPDATE_LAST_LOGIN": True,
+    # Each refresh returns a new refresh token; the one sent is blacklisted, so a copied
+    # refresh token works once at most (a reused one gets a 401).
+    "ROTATE_REFRESH_TOKENS": True,
+    "BLACKLIST_AFTER_ROTATION": True,
 }
 
 SPECTACULAR_SETTINGS = {
@@ -393,6 +504,8 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     # it only every tenth sweep); one cheap ZRANGE in Redis each time.
     "unacked_restore_interval": 2 if TESTING else 10,
     "unacked_restore_throttle": 1,
+    # Redis unreachable: publishing a task (on commit, in a request) fails within seconds.
+    "socket_connect_timeout": env.float("REDIS_CONNECT_TIMEOUT", default=1.0),
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 

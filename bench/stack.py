@@ -192,6 +192,7 @@ def running_stack(port: int = 8765, workers: int | None = None, chat: ChatOption
     env.update(
         DJANGO_SETTINGS_MODULE="banksight.settings",
         DATABASE_URL=services.database_url,
+        DATABASE_OWNER_URL=services.owner_database_url,  # for `migrate`
         REDIS_URL=services.redis_url,
         DJANGO_ROOT_URLCONF="bench.urls",
         DJANGO_DEBUG="0",

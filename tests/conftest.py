@@ -24,6 +24,27 @@ from tests.helpers import PASSWORD, process_stop, totp_code
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix):
+    """pytest-django creates, migrates and at the end drops the test database as the schema
+    owner (DATABASE_OWNER_URL), like `manage.py migrate` (banksight/dbroles.py)."""
+    from banksight.dbroles import connect_as_owner
+
+    with connect_as_owner():
+        yield
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup):
+    """The tests themselves, like web and worker, connect as the application's role, which
+    may not change or erase the audit trail. `flush` between transactional tests runs as the
+    owner (apps/compliance/management/commands/flush.py)."""
+    from banksight.dbroles import connect_as_app
+
+    with connect_as_app():
+        yield
+
+
 @pytest.fixture(autouse=True)
 def _empty_cache():
     """Throttle counters and cached sessions must not leak from one test to the next."""
@@ -139,6 +160,29 @@ class WorkerProcess:
         process_stop(self.process)
         self.process = None
 
+    def settle(self, *, seconds: float = 60) -> None:
+        """Return once the worker runs no task and none waits for it.
+
+        A task still running when a transactional test ends (an answer, an assignment
+        enqueued by the test) races the TRUNCATE that empties the database: PostgreSQL
+        saw a deadlock between the two, the flush failed and the next test found the last
+        one's rows. The worker runs one task at a time (`--pool solo`) and answers a ping
+        only between tasks, so a ping after a purge means it is idle; tasks it enqueued
+        meanwhile are purged on the next round.
+        """
+        if self.process is None or self.process.poll() is not None:
+            return
+        from banksight.celery import app
+
+        deadline = time.monotonic() + seconds
+        # A connection of its own: pooled ones may have died with a Redis restart.
+        with app.connection_for_write() as connection:
+            while time.monotonic() < deadline:
+                purged = app.control.purge(connection=connection)
+                if app.control.ping(timeout=1.0, limit=1, connection=connection) and not purged:
+                    return
+        raise RuntimeError(f"the Celery worker was still busy after {seconds:.0f} s")
+
 
 @pytest.fixture(scope="session")
 def worker_process(django_db_setup, django_db_blocker):
@@ -151,6 +195,27 @@ def worker_process(django_db_setup, django_db_blocker):
 def celery_worker(worker_process, transactional_db):
     worker_process.start()
     return worker_process
+
+
+@pytest.fixture(autouse=True)
+def _worker_idle_before_flush(request):
+    """A transactional test ends with the worker idle, before its tables are emptied.
+
+    The worker process lives for the whole session, so tasks that a test enqueued (with or
+    without the `celery_worker` fixture) may still run when it ends. The database fixture is
+    set up from here, so that this teardown runs before its flush.
+    """
+    marker = request.node.get_closest_marker("django_db")
+    transactional = bool(marker and marker.kwargs.get("transaction")) or any(
+        name in request.fixturenames for name in ("transactional_db", "live_server")
+    )
+    if not transactional:
+        yield
+        return
+    request.getfixturevalue("transactional_db")
+    worker = request.getfixturevalue("worker_process")
+    yield
+    worker.settle()
 
 
 # --- The local model server (llama.cpp) and the model registry ----------------------------

@@ -14,6 +14,8 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 
+from banksight.localservices import APP_ROLE, OWNER_ROLE, ROLES_SQL
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 DOCKER_DIR = BASE_DIR / "docker"
 COMPOSE_FILE = DOCKER_DIR / "compose.yml"
@@ -164,8 +166,8 @@ def test_postgres_volume_is_where_postgres_18_keeps_its_data(services):
     # old /var/lib/postgresql/data makes the container refuse to start.
     postgres = services["postgres"]
     assert postgres["image"] == "postgres:18"
-    targets = [volume.split(":")[1] for volume in postgres["volumes"]]
-    assert targets == ["/var/lib/postgresql"]
+    data = [volume for volume in postgres["volumes"] if not volume.startswith("./")]
+    assert [volume.split(":")[1] for volume in data] == ["/var/lib/postgresql"]
 
 
 def test_inference_uses_a_pinned_vllm_openai_image(services):
@@ -209,6 +211,8 @@ def test_inference_serves_the_model_name_the_app_asks_for(services):
             )
         ),
         ("postgres", "POSTGRES_PASSWORD"),
+        ("postgres", "BANKSIGHT_DB_OWNER_PASSWORD"),
+        ("postgres", "BANKSIGHT_DB_APP_PASSWORD"),
     ],
 )
 def test_secrets_must_be_supplied(services, service, variable):
@@ -217,13 +221,46 @@ def test_secrets_must_be_supplied(services, service, variable):
     assert match["name"] == variable
 
 
+def _login(url: str) -> tuple[str, re.Match | None]:
+    """The user of a database URL and the `${VAR:?...}` that is its password."""
+    user, password = url.split("://", 1)[1].rsplit("@", 1)[0].split(":", 1)
+    return user, REQUIRED_VARIABLE.fullmatch(password)
+
+
 @pytest.mark.parametrize("name", IMAGE_SERVICES)
-def test_database_password_must_be_supplied(services, name):
-    userinfo = _env(services[name])["DATABASE_URL"].split("://", 1)[1].rsplit("@", 1)[0]
-    password = userinfo.split(":", 1)[1]
-    match = REQUIRED_VARIABLE.fullmatch(password)
-    assert match, password
-    assert match["name"] == "POSTGRES_PASSWORD"
+def test_the_app_connects_as_the_application_role_with_a_required_password(services, name):
+    user, password = _login(_env(services[name])["DATABASE_URL"])
+    assert user == APP_ROLE
+    assert password, "the password must be ${BANKSIGHT_DB_APP_PASSWORD:?...}"
+    assert password["name"] == "BANKSIGHT_DB_APP_PASSWORD"
+
+
+def test_only_migrate_connects_as_the_schema_owner(services):
+    env = _env(services["migrate"])
+    user, password = _login(env["DATABASE_OWNER_URL"])
+    assert (user, password and password["name"]) == (OWNER_ROLE, "BANKSIGHT_DB_OWNER_PASSWORD")
+    owner, app = _url(env["DATABASE_OWNER_URL"]), _url(env["DATABASE_URL"])
+    assert (owner.hostname, owner.port, owner.path) == (app.hostname, app.port, app.path)
+    for name in APP_SERVICES:
+        assert "DATABASE_OWNER_URL" not in _env(services[name]), name
+
+
+def test_postgres_creates_both_roles_with_the_script_of_the_embedded_server(services):
+    postgres = services["postgres"]
+    mounts = dict(volume.rsplit(":", 2)[:2] for volume in postgres["volumes"][1:])
+    init = next(
+        source for source, target in mounts.items() if "/docker-entrypoint-initdb.d/" in target
+    )
+    script = (DOCKER_DIR / init).read_text()
+    sql_source, sql_target = next((s, t) for s, t in mounts.items() if s.endswith(".sql"))
+    assert f"-f {sql_target}" in script
+    # banksight/localservices.py runs the same roles.sql for development and tests.
+    assert (DOCKER_DIR / sql_source).resolve() == ROLES_SQL
+    assert f"owner_role={OWNER_ROLE}" in script
+    assert f"app_role={APP_ROLE}" in script
+    assert "owner_createdb=NOCREATEDB" in script
+    env = _env(postgres)
+    assert env["POSTGRES_USER"] not in {OWNER_ROLE, APP_ROLE}  # the superuser is neither
 
 
 def test_no_secret_has_a_default(compose_text, services):

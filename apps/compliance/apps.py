@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
 
 
 class ComplianceConfig(AppConfig):
@@ -13,3 +14,12 @@ class ComplianceConfig(AppConfig):
 
         audit.register_audited_models()
         audit.audit_context_connect()
+        # After every migrate and every flush, as the owner: the application's role may only
+        # read and add to the append-only tables (apps/compliance/privileges.py).
+        post_migrate.connect(_sync_privileges, sender=self, dispatch_uid="compliance.privileges")
+
+
+def _sync_privileges(sender, using="default", **kwargs) -> None:
+    from apps.compliance.privileges import database_privileges_sync
+
+    database_privileges_sync(using=using)
