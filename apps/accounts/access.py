@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.contrib.auth.middleware import (
+    LoginRequiredMiddleware as DjangoLoginRequiredMiddleware,
+)
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
@@ -12,12 +15,22 @@ from django.utils.http import urlencode
 from django_otp import user_has_device
 
 from apps.accounts.roles import Role
+from apps.accounts.signin import pending_sign_in_step
 from banksight.api.errors import json_error_response
 
 STAFF_PATH_PREFIXES = ("/staff/", "/admin/")
-# Reachable before any check: signing in and out.
-STAFF_PUBLIC_VIEWS = frozenset({"staff:login", "staff:logout"})
-# Reachable by signed-in staff who have not passed the second factor yet.
+# Reachable before any check: signing in and out, and a forgotten password.
+STAFF_PUBLIC_VIEWS = frozenset(
+    {
+        "staff:login",
+        "staff:logout",
+        "staff:password-reset",
+        "staff:password-reset-done",
+        "staff:password-reset-confirm",
+        "staff:password-reset-complete",
+    }
+)
+# Reachable by staff who gave their password but have not passed the second factor yet.
 STAFF_MFA_VIEWS = frozenset({"staff:mfa-enrol", "staff:mfa-verify"})
 
 
@@ -46,6 +59,13 @@ class StaffAreaMiddleware:
             return None
         user = request.user
         if not user.is_authenticated:
+            # Password given, second factor not yet: the session is not signed in, and
+            # only the code (or enrolment) step opens; the views check it is staff's.
+            step = pending_sign_in_step(request) or ""
+            if step.startswith("staff:"):
+                if view_name in STAFF_MFA_VIEWS:
+                    return None
+                return redirect(_with_next(step, request.get_full_path()))
             return redirect_to_login(request.get_full_path(), reverse(settings.STAFF_LOGIN_URL))
         if not user.is_bank_staff:
             raise PermissionDenied("The back office is for bank staff.")
@@ -60,13 +80,31 @@ class StaffAreaMiddleware:
         return None
 
 
+def sign_in_redirect(request: HttpRequest, login_url: str) -> HttpResponse:
+    """Anonymous visitors go to sign in; a half-signed-in session to its code step."""
+    step = pending_sign_in_step(request)
+    if step:
+        return redirect(_with_next(step, request.get_full_path()))
+    return redirect_to_login(request.get_full_path(), login_url)
+
+
+class LoginRequiredMiddleware(DjangoLoginRequiredMiddleware):
+    """Django's, except that a session waiting for its second factor is sent to that step."""
+
+    def handle_no_permission(self, request, view_func):
+        step = pending_sign_in_step(request)
+        if step:
+            return redirect(_with_next(step, request.get_full_path()))
+        return super().handle_no_permission(request, view_func)
+
+
 class CustomerRequiredMixin:
     """Portal pages: customers only, and past their second factor if they enrolled one."""
 
     def dispatch(self, request, *args, **kwargs):
         user = request.user
         if not user.is_authenticated:
-            return redirect_to_login(request.get_full_path(), reverse(settings.LOGIN_URL))
+            return sign_in_redirect(request, reverse(settings.LOGIN_URL))
         if not user.is_customer:
             raise PermissionDenied("The customer portal is for customers.")
         if not user.is_verified() and user_has_device(user, confirmed=True):

@@ -1,6 +1,8 @@
 import time
 
+from drf_spectacular.authentication import SessionScheme
 from drf_spectacular.contrib.rest_framework_simplejwt import SimpleJWTScheme
+from rest_framework.authentication import SessionAuthentication
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework_simplejwt.authentication import JWTAuthentication
 from rest_framework_simplejwt.exceptions import InvalidToken
@@ -8,6 +10,8 @@ from rest_framework_simplejwt.settings import api_settings
 from rest_framework_simplejwt.tokens import Token
 
 from apps.accounts.models import User
+from apps.accounts.services.tokens import access_token_is_revoked
+from apps.accounts.signin import mfa_session_refused
 from apps.compliance.audit import audit_actor_bind
 from banksight.prepared_queries import PreparedQuery
 
@@ -36,12 +40,15 @@ class AuditedJWTAuthentication(JWTAuthentication):
 
     def get_validated_token(self, raw_token: bytes) -> Token:
         token = _validated_tokens.get(raw_token)
-        if token is not None and token.payload["exp"] > time.time():
-            return token
-        token = super().get_validated_token(raw_token)
-        if len(_validated_tokens) >= _VALIDATED_TOKENS_MAX:
-            _validated_tokens.clear()
-        _validated_tokens[raw_token] = token
+        if token is None or token.payload["exp"] <= time.time():
+            token = super().get_validated_token(raw_token)
+            if len(_validated_tokens) >= _VALIDATED_TOKENS_MAX:
+                _validated_tokens.clear()
+            _validated_tokens[raw_token] = token
+        # Revocation (logout, sign out everywhere) is checked on every request, also for a
+        # token remembered above: one Redis round trip.
+        if access_token_is_revoked(token=token):
+            raise InvalidToken("This token was revoked: sign in again.")
         return token
 
     def authenticate(self, request):
@@ -67,7 +74,27 @@ class AuditedJWTAuthentication(JWTAuthentication):
         user = found[0]
         if not user.is_active:
             raise AuthenticationFailed("User is inactive", code="user_inactive")
+        if user.is_bank_staff:
+            # Staff cannot obtain tokens; one that exists anyway (issued before a role
+            # change, or by hand) must not get around the back office's MFA.
+            raise AuthenticationFailed(
+                "Bank staff use the back office, not the API with a token.", code="staff_token"
+            )
         return user
+
+
+class MfaSessionAuthentication(SessionAuthentication):
+    """DRF's session authentication, refused (401) until the session passed the second
+    factor where one is needed: staff always, customers who confirmed an authenticator."""
+
+    def authenticate(self, request):
+        result = super().authenticate(request)
+        if result is not None and mfa_session_refused(result[0]):
+            raise AuthenticationFailed(
+                "Finish signing in with the code from your authenticator app.",
+                code="mfa_required",
+            )
+        return result
 
 
 class AuditedJWTScheme(SimpleJWTScheme):
@@ -75,3 +102,9 @@ class AuditedJWTScheme(SimpleJWTScheme):
 
     target_class = "apps.accounts.authentication.AuditedJWTAuthentication"
     name = "jwtAuth"
+
+
+class MfaSessionScheme(SessionScheme):
+    """Documents MfaSessionAuthentication as the cookie scheme in the OpenAPI schema."""
+
+    target_class = "apps.accounts.authentication.MfaSessionAuthentication"

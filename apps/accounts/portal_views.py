@@ -21,6 +21,7 @@ from django.views import View
 from apps.accounts import money
 from apps.accounts.access import CustomerRequiredMixin
 from apps.accounts.errors import IdempotencyKeyReused, NotFound, PaymentInvalid
+from apps.accounts.forms import OtpTokenForm
 from apps.accounts.models import Account
 from apps.accounts.portal_forms import (
     LoanPrequalifyForm,
@@ -32,8 +33,10 @@ from apps.accounts.portal_forms import (
     new_idempotency_key,
 )
 from apps.accounts.selectors import banking as selectors
+from apps.accounts.selectors.people import mfa_device_get_confirmed
 from apps.accounts.services import cards as card_services
 from apps.accounts.services import loans as loan_services
+from apps.accounts.services import mfa_token_check
 from apps.accounts.services import payees as payee_services
 from apps.accounts.services import payments as payment_services
 from apps.accounts.services import standing_orders as standing_order_services
@@ -256,10 +259,8 @@ class TransferConfirmView(_TransferMixin, PortalView):
         form = self.transfer_form(pending["data"])
         if not form.is_valid():  # an account or payee changed since: show what is wrong
             return self.render_form(form)
-        return self.render_page(
-            "accounts/transfer_confirm.html",
-            {"token": token, "summary": _summary(form)},
-        )
+        code_form = OtpTokenForm(prefix="step_up") if self.code_needed(form) else None
+        return self.render_confirm(token, form, code_form)
 
     def post(self, request):
         token = request.POST.get("token")
@@ -271,6 +272,10 @@ class TransferConfirmView(_TransferMixin, PortalView):
         form = self.transfer_form(pending["data"])
         if not form.is_valid():
             return self.render_form(form)
+        if self.code_needed(form):
+            code_form = OtpTokenForm(request.POST, prefix="step_up")
+            if not self.code_passed(code_form):  # nothing is paid; the error is by the field
+                return self.render_confirm(token, form, code_form, status=400)
         try:
             payment, _created = payment_services.payment_create(
                 customer=self.customer, actor=request.user, **form.payment_kwargs()
@@ -297,6 +302,42 @@ class TransferConfirmView(_TransferMixin, PortalView):
             self.request, "That payment was not found or has expired. Please start again."
         )
         return redirect("accounts:transfer-new")
+
+    def render_confirm(self, token: str, form: TransferForm, code_form, *, status: int = 200):
+        return self.render_page(
+            "accounts/transfer_confirm.html",
+            {"token": token, "summary": _summary(form), "code_form": code_form},
+            status=status,
+        )
+
+    def code_needed(self, form: TransferForm) -> bool:
+        """A first payment to someone (a new IBAN, or a saved payee never paid) needs a
+        current code when the customer has an authenticator: a session alone could be
+        someone else's."""
+        to_iban = form.payment_kwargs()["to_iban"]
+        if not to_iban or mfa_device_get_confirmed(user=self.request.user) is None:
+            return False
+        try:
+            iban = str(payment_services.iban_parse(to_iban))
+        except PaymentInvalid:
+            return True  # the service refuses it anyway; ask as for any new payee
+        if iban in {account.iban for account in form.accounts.values()}:
+            return False  # one of the customer's own accounts
+        return selectors.payee_is_new(customer=self.customer, iban=iban)
+
+    def code_passed(self, code_form: OtpTokenForm) -> bool:
+        if not code_form.is_valid():
+            return False
+        try:
+            mfa_token_check(
+                user=self.request.user,
+                token=code_form.cleaned_data["token"],
+                ip_address=self.request.META.get("REMOTE_ADDR"),
+            )
+        except BankError as error:
+            code_form.add_error("token", error.message)
+            return False
+        return True
 
 
 def _summary(form: TransferForm) -> dict:

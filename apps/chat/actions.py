@@ -6,9 +6,10 @@ the action's JSON Schema (constrained decoding where the backend supports it);
 retries once and otherwise drops it (logged without its content). `action_propose`
 stores a valid proposal, which the chat shows as a card. Only the customer's click
 (`action_confirm`) executes it, through the same services and checks as the portal:
-`card_freeze`, `dispute_open`, `payment_create`. A transfer also needs the customer's
-password or a code from their authenticator again (step-up), and its idempotency key is
-derived from the proposal, so a double click or a retry can never pay twice.
+`card_freeze`, `dispute_open`, `payment_create`. A transfer also needs the customer to
+prove it is them again (step-up): a current code from their authenticator, or their
+password only if they have none. Its idempotency key is derived from the proposal, so a
+double click or a retry can never pay twice.
 """
 
 from __future__ import annotations
@@ -56,9 +57,24 @@ class ActionInvalid(BankError):
     default_message = "This action cannot be proposed."
 
 
+STEP_UP_ASK_WITH_DEVICE = "Confirm it is you: enter the 6-digit code from your authenticator app."
+STEP_UP_ASK_WITHOUT_DEVICE = "Confirm it is you: enter your password."
+
+
 class StepUpRequired(BankError):
     code = "step_up_required"
-    default_message = "Confirm it is you: enter your password or a code from your authenticator."
+    default_message = (
+        "Confirm it is you: enter the code from your authenticator app, "
+        "or your password if you have none."
+    )
+
+
+class StepUpCodeRequired(BankError):
+    code = "step_up_code_required"
+    default_message = (
+        "Enter the 6-digit code from your authenticator app. Your password is not accepted "
+        "here once you have set up an authenticator. Nothing was sent."
+    )
 
 
 class StepUpInvalid(BankError):
@@ -359,8 +375,9 @@ def action_confirm(*, proposal_id, user: User, step_up: str | None = None) -> Ac
 
     Returns the proposal, EXECUTED with the ids it produced in `result`, or FAILED with
     the service's message (not enough money, a cancelled card...). A second click gets the
-    outcome of the first. A transfer needs `step_up` (password or authenticator code):
-    missing or wrong, it raises and nothing is written.
+    outcome of the first. A transfer needs `step_up` (an authenticator code; the password
+    only for a customer without an authenticator): missing or wrong, it raises and
+    nothing is written.
     """
     proposal = _proposal_for_user(proposal_id=proposal_id, user=user)
     if proposal.status != Status.PROPOSED:
@@ -516,28 +533,37 @@ def _step_up_failures_key(user: User) -> str:
 
 
 def step_up_check(*, user: User, step_up: str | None) -> None:
-    """The customer proves it is them again: their password, or a code from their
-    confirmed authenticator. Wrong answers are counted per user (the sign-in lockout does
-    not see these), so the confirmation cannot be used to guess a password."""
+    """The customer proves it is them again: a current code from their confirmed
+    authenticator, or their password when they have none. Once a customer has an
+    authenticator, their password is not enough (whoever learned it could move money).
+    Wrong answers are counted per user (the sign-in lockout does not see these), so the
+    confirmation cannot be used to guess a password or a code."""
+    has_device = mfa_device_get_confirmed(user=user) is not None
     secret = step_up or ""  # a password may start or end with a space; a code may not
     if not secret.strip():
-        raise StepUpRequired(fields={"step_up": [StepUpRequired.default_message]})
+        message = STEP_UP_ASK_WITH_DEVICE if has_device else STEP_UP_ASK_WITHOUT_DEVICE
+        raise StepUpRequired(message, fields={"step_up": [message]})
     key = _step_up_failures_key(user)
     if (cache.get(key) or 0) >= STEP_UP_FAILURE_LIMIT:
         raise StepUpLocked(fields={"step_up": [StepUpLocked.default_message]})
-    if (len(secret) <= 128 and user.check_password(secret)) or (
-        _CODE.match(secret.strip()) and _totp_ok(user, secret.strip())
-    ):
+    if has_device:
+        code = secret.strip()
+        if not _CODE.match(code):  # most likely the password: refused, and said so
+            raise StepUpCodeRequired(fields={"step_up": [StepUpCodeRequired.default_message]})
+        passed = _totp_ok(user, code)
+        wrong = "That code is not right. Nothing was sent."
+    else:
+        passed = len(secret) <= 128 and user.check_password(secret)
+        wrong = "That password is not right. Nothing was sent."
+    if passed:
         cache.delete(key)
         return
     cache.add(key, 0, timeout=STEP_UP_FAILURE_WINDOW_S)
     cache.incr(key)
-    raise StepUpInvalid(fields={"step_up": [StepUpInvalid.default_message]})
+    raise StepUpInvalid(wrong, fields={"step_up": [wrong]})
 
 
 def _totp_ok(user: User, code: str) -> bool:
-    if mfa_device_get_confirmed(user=user) is None:
-        return False
     try:
         mfa_token_check(user=user, token=code)  # a wrong code is recorded as a security event
     except MfaCodeInvalid:

@@ -415,7 +415,11 @@ class ActionDecisionApi(APIView):
         step_up = serializers.CharField(
             required=False,
             allow_blank=True,
-            help_text="For transfers: the customer's password or a current authenticator code.",
+            help_text=(
+                "For transfers: a current 6-digit code from the customer's authenticator app. "
+                "Only a customer without an authenticator sends their password instead; once "
+                "they have one, the password is refused (`step_up_code_required`)."
+            ),
         )
 
     def post(self, request, conversation_id, action_id):
@@ -446,7 +450,8 @@ class ActionConfirmApi(ActionDecisionApi):
         summary="Confirm a proposed action",
         description=(
             "Nothing the assistant proposes happens until the customer confirms it here. "
-            "Transfers also need `step_up`: the password or an authenticator code."
+            "Transfers also need `step_up`: a current code from the customer's "
+            "authenticator app, or the password if they have not set one up."
         ),
         operation_id="conversation_action_confirm",
         tags=["assistant"],

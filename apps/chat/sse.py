@@ -17,9 +17,10 @@ from channels.layers import get_channel_layer
 from django.contrib.auth.decorators import login_not_required
 from django.db import connection
 from django.http import JsonResponse, StreamingHttpResponse
-from rest_framework_simplejwt.authentication import JWTAuthentication
-from rest_framework_simplejwt.exceptions import AuthenticationFailed, InvalidToken
+from rest_framework.exceptions import AuthenticationFailed
 
+from apps.accounts.authentication import AuditedJWTAuthentication
+from apps.accounts.signin import mfa_session_refused
 from apps.chat import streams
 from banksight.api.errors import api_exception_handler, json_error_response
 
@@ -44,8 +45,9 @@ def _release_connection_after(fn):
 def _jwt_user(request):
     """(user, None), or (None, the 401 the REST endpoints give for this token)."""
     try:
-        result = JWTAuthentication().authenticate(request)
-    except (InvalidToken, AuthenticationFailed) as error:
+        # The API's own bearer authentication: the same refusals (a staff token, ...).
+        result = AuditedJWTAuthentication().authenticate(request)
+    except AuthenticationFailed as error:  # simplejwt's InvalidToken is one too
         # An expired token must say `token_not_valid` here too: the app refreshes on it.
         response = api_exception_handler(error, {})
         return None, JsonResponse(response.data, status=response.status_code)
@@ -56,7 +58,14 @@ async def _user(request):
     if request.headers.get("Authorization", "").lower().startswith("bearer "):
         return await _release_connection_after(_jwt_user)(request)
     user = await request.auser()
-    return (user if user.is_authenticated else None), None
+    if not user.is_authenticated:
+        return None, None
+    if await _release_connection_after(mfa_session_refused)(user):
+        # A session that has not passed the second factor it needs is not signed in.
+        return None, json_error_response(
+            "mfa_required", "Finish signing in with the code from your authenticator app.", 401
+        )
+    return user, None
 
 
 def _sse(event: str, data: dict, event_id: int | None = None) -> bytes:

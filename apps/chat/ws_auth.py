@@ -6,16 +6,19 @@ from __future__ import annotations
 
 from channels.db import database_sync_to_async
 from channels.middleware import BaseMiddleware
-from rest_framework_simplejwt.authentication import JWTAuthentication
-from rest_framework_simplejwt.exceptions import AuthenticationFailed, InvalidToken
+from rest_framework.exceptions import AuthenticationFailed
 
 
 @database_sync_to_async
 def _user_for_token(raw: str):
-    auth = JWTAuthentication()
+    # The API's authentication: a revoked token (logout, sign out everywhere) is refused
+    # here as on every API request.
+    from apps.accounts.authentication import AuditedJWTAuthentication
+
+    auth = AuditedJWTAuthentication()
     try:
         return auth.get_user(auth.get_validated_token(raw.encode()))
-    except (InvalidToken, AuthenticationFailed):
+    except AuthenticationFailed:  # simplejwt's InvalidToken is one too
         return None
 
 
@@ -35,7 +38,7 @@ class JwtHeaderAuthMiddleware(BaseMiddleware):
         return await super().__call__(scope, receive, send)
 
 
-def _has_bearer(scope) -> bool:
+def has_bearer(scope) -> bool:
     for name, value in scope.get("headers") or []:
         if name == b"authorization" and value[:7].lower() == b"bearer ":
             return True
@@ -55,6 +58,6 @@ class OriginOrBearerValidator:
 
     async def __call__(self, scope, receive, send):
         has_origin = any(name == b"origin" for name, _ in scope.get("headers") or [])
-        if not has_origin and _has_bearer(scope):
+        if not has_origin and has_bearer(scope):
             return await self.application(scope, receive, send)
         return await self.checked(scope, receive, send)

@@ -110,8 +110,8 @@
           secret = el("input", "form-control form-control-sm w-auto");
           secret.type = "password";
           secret.autocomplete = "current-password";
-          secret.placeholder = "Password or authenticator code";
-          secret.setAttribute("aria-label", "Your password or authenticator code, to confirm the transfer");
+          secret.placeholder = "Authenticator code (password if you have none)";
+          secret.setAttribute("aria-label", "The code from your authenticator app (or your password if you have not set one up), to confirm the transfer");
           row.appendChild(secret);
         }
         var confirm = el("button", "btn btn-primary btn-sm", "Confirm");

@@ -250,9 +250,14 @@ def test_anonymous_callers_get_401(client, other, method, name, kind):
 
 
 @pytest.mark.parametrize(("method", "name", "kind"), ENDPOINTS)
-def test_staff_get_403_even_with_a_session(client, staff, other, method, name, kind):
-    client.force_login(staff)
+def test_staff_get_401_without_mfa_and_403_with_it(
+    client, staff, other, verified_client, method, name, kind
+):
     object_id = _other_ids(other)[kind] if kind else None
+    client.force_login(staff)  # a session that never passed the second factor
+    assert_error(_call(client, method, name, object_id), 401, "mfa_required")
+    client.logout()
+    verified_client(staff)
     assert_error(_call(client, method, name, object_id), 403, "permission_denied")
 
 

@@ -287,7 +287,9 @@ def test_the_summary_needs_a_verified_second_factor_and_the_permission(client, m
     officer = make_user(Role.COMPLIANCE_OFFICER)
     TOTPDevice.objects.create(user=officer, name="phone", confirmed=True)
     client.force_login(officer)  # password only: the session is not verified
-    assert client.get(SUMMARY_URL).status_code == 403
+    unverified = client.get(SUMMARY_URL)  # refused as not signed in (issue 12, item 7)
+    assert unverified.status_code == 401
+    assert unverified.json()["code"] == "mfa_required"
     assert verified(Role.SUPPORT_AGENT).get(SUMMARY_URL).status_code == 403
 
 

@@ -122,6 +122,13 @@ def payment_get(*, customer: Customer, payment_id) -> Payment:
     return payment
 
 
+def payee_is_new(*, customer: Customer, iban: str) -> bool:
+    """True until the customer has paid this IBAN (a payment that completed or is on its
+    way): a first payment to someone is where a stolen session would send money."""
+    paid = (Payment.Status.COMPLETED, Payment.Status.PENDING)
+    return not Payment.objects.filter(customer=customer, to_iban=iban, status__in=paid).exists()
+
+
 def payee_list(*, customer: Customer) -> QuerySet[Payee]:
     return customer.payees.order_by("name", "id")
 
