@@ -2,9 +2,8 @@ from csp.decorators import csp_update
 from django.contrib import admin
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
-from rest_framework_simplejwt.views import TokenRefreshView
 
-from apps.accounts.api import LogoutApi, MeApi, TokenObtainApi
+from apps.accounts.api import LogoutAllApi, LogoutApi, MeApi, TokenObtainApi, TokenRefreshApi
 from banksight import health, metrics, views
 
 admin.site.site_header = "BankSight administration"
@@ -14,8 +13,9 @@ admin.site.site_url = "/staff/"
 
 api_v1 = [
     path("auth/token/", TokenObtainApi.as_view(), name="token-obtain"),
-    path("auth/token/refresh/", TokenRefreshView.as_view(), name="token-refresh"),
+    path("auth/token/refresh/", TokenRefreshApi.as_view(), name="token-refresh"),
     path("auth/logout/", LogoutApi.as_view(), name="logout"),
+    path("auth/logout-all/", LogoutAllApi.as_view(), name="logout-all"),
     path("me", MeApi.as_view(), name="me"),
     path("", include("apps.accounts.banking_api_urls")),
     path("", include("apps.chat.api_urls")),

@@ -2,17 +2,30 @@
 
 from __future__ import annotations
 
+import time
+
 from django.contrib.auth import authenticate
 from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
-from rest_framework_simplejwt.serializers import TokenObtainPairSerializer
-from rest_framework_simplejwt.views import TokenObtainPairView
+from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
+from rest_framework_simplejwt.serializers import (
+    PasswordField,
+    TokenObtainPairSerializer,
+    TokenRefreshSerializer,
+)
+from rest_framework_simplejwt.tokens import RefreshToken
+from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
 from apps.accounts import selectors, services
+from apps.accounts.models import User
 from apps.accounts.roles import Role
+from apps.accounts.services import tokens
 from banksight.errors import BankError
+
+USERNAME_MAX_LENGTH = User._meta.get_field(User.USERNAME_FIELD).max_length
+PASSWORD_MAX_LENGTH = 4096  # no one types more; the hashers need not see more
 
 
 class MobileTokenObtainSerializer(TokenObtainPairSerializer):
@@ -22,7 +35,16 @@ class MobileTokenObtainSerializer(TokenObtainPairSerializer):
     would let them around it.
     """
 
-    otp = serializers.RegexField(r"^\d{6}$", required=False, write_only=True)
+    otp = serializers.RegexField(r"^\d{6}$", max_length=6, required=False, write_only=True)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # simplejwt's fields take any length: a username longer than the column reached
+        # django-axes' failure log and failed there (a 500). Too long is a 400 on the field.
+        self.fields[self.username_field] = serializers.CharField(
+            write_only=True, max_length=USERNAME_MAX_LENGTH
+        )
+        self.fields["password"] = PasswordField(max_length=PASSWORD_MAX_LENGTH)
 
     def validate(self, attrs):
         # django-axes counts failures on Django's HttpRequest, not DRF's wrapper.
@@ -46,6 +68,9 @@ class MobileTokenObtainSerializer(TokenObtainPairSerializer):
             except BankError as error:
                 raise serializers.ValidationError({"otp": [error.message]}) from error
         refresh = self.get_token(user)
+        # When this sign-in happened; kept through refreshes, so that signing out
+        # everywhere can refuse every token that comes from an earlier sign-in.
+        refresh[tokens.AUTH_TIME_CLAIM] = round(time.time(), 3)
         return {"refresh": str(refresh), "access": str(refresh.access_token)}
 
 
@@ -66,8 +91,34 @@ class TokenObtainApi(TokenObtainPairView):
         return super().post(request, *args, **kwargs)
 
 
+class MobileTokenRefreshSerializer(TokenRefreshSerializer):
+    """simplejwt's refresh (rotated, the used token blacklisted), refusing a token from a
+    sign-in that was ended everywhere (its refresh tokens are blacklisted too; this also
+    covers one rotated while that happened)."""
+
+    def validate(self, attrs):
+        try:
+            refresh = RefreshToken(attrs["refresh"])
+        except TokenError as error:
+            raise InvalidToken(str(error)) from error
+        if tokens.access_token_is_revoked(token=refresh):
+            raise InvalidToken("This token was revoked: sign in again.")
+        return super().validate(attrs)
+
+
+class TokenRefreshApi(TokenRefreshView):
+    """A new access token and a new refresh token; the refresh token sent is used up."""
+
+    serializer_class = MobileTokenRefreshSerializer
+
+    @extend_schema(summary="Refresh the tokens (mobile app)")
+    def post(self, request, *args, **kwargs):
+        return super().post(request, *args, **kwargs)
+
+
 class LogoutApi(APIView):
-    """Sign the mobile app out: its refresh token can no longer be used."""
+    """Sign the mobile app out: its refresh token and the access token sending this request
+    stop working at once."""
 
     class InputSerializer(serializers.Serializer):
         refresh = serializers.CharField()
@@ -77,6 +128,19 @@ class LogoutApi(APIView):
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         services.refresh_token_revoke(user=request.user, token=serializer.validated_data["refresh"])
+        if request.auth is not None:
+            tokens.access_token_revoke(token=request.auth)
+        return Response(status=204)
+
+
+class LogoutAllApi(APIView):
+    """Sign out everywhere: every API token and every browser session of the caller."""
+
+    @extend_schema(summary="Sign out everywhere", request=None, responses={204: None})
+    def post(self, request):
+        tokens.user_sign_out_everywhere(
+            user=request.user, ip_address=request.META.get("REMOTE_ADDR")
+        )
         return Response(status=204)
 
 

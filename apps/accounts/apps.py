@@ -13,6 +13,9 @@ class AccountsConfig(AppConfig):
         # Groups and their permissions are derived from code. They are synced after every
         # migrate and after the test runner's flushes, once the last app's permissions exist.
         post_migrate.connect(_sync_roles, dispatch_uid="accounts.roles_sync")
+        from apps.accounts.session_lifetime import signals_connect
+
+        signals_connect()  # session times and the per-user list of sessions, at sign-in
 
 
 def _sync_roles(sender, **kwargs) -> None:

@@ -12,6 +12,8 @@ from django.views.generic import ListView, TemplateView
 
 from apps.accounts import selectors, services
 from apps.accounts.access import StaffPermissionMixin
+from apps.accounts.selectors.people import login_lockout_address_list
+from apps.accounts.services.people import login_lockout_clear_address
 from apps.accounts.staff_home import staff_home_panels
 from apps.accounts.views import MfaEnrolView, MfaVerifyView, SignInView, SignOutView
 from banksight.errors import BankError
@@ -37,6 +39,9 @@ class StaffMfaVerifyView(MfaVerifyView):
     template_name = "staff/mfa_verify.html"
     home_url = "staff:home"
 
+    def person_allowed(self, user) -> bool:
+        return user.is_bank_staff
+
     def get_login_url(self) -> str:
         return reverse("staff:login")
 
@@ -45,6 +50,11 @@ class StaffMfaEnrolView(MfaEnrolView):
     template_name = "staff/mfa_enrol.html"
     done_url = "staff:home"
     verify_url = "staff:mfa-verify"
+    login_url = "staff:login"
+    enrolled_url = "staff:home"
+
+    def person_allowed(self, user) -> bool:
+        return user.is_bank_staff
 
 
 class StaffHomeView(TemplateView):
@@ -65,16 +75,25 @@ class LockoutListView(StaffPermissionMixin, ListView):
     def get_queryset(self):
         return selectors.login_lockout_list()
 
+    def get_context_data(self, **kwargs):
+        return super().get_context_data(locked_addresses=login_lockout_address_list(), **kwargs)
+
 
 class LockoutClearView(StaffPermissionMixin, View):
+    """Unlock a username (every address), or with `ip_address` a client address."""
+
     permission = "accounts.unlock_login"
 
     def post(self, request):
+        ip_address = request.POST.get("ip_address", "").strip()
         username = request.POST.get("username", "")
         try:
-            services.login_lockout_clear(username=username, actor=request.user)
+            if ip_address:
+                login_lockout_clear_address(ip_address=ip_address, actor=request.user)
+            else:
+                services.login_lockout_clear(username=username, actor=request.user)
         except BankError as error:
             messages.error(request, error.message)
         else:
-            messages.success(request, f"{username} can sign in again.")
+            messages.success(request, f"{ip_address or username} can sign in again.")
         return redirect(reverse("staff:lockouts"))

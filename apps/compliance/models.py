@@ -17,6 +17,11 @@ class SecurityEvent(models.Model):
         # Staff saw a customer's unmasked value; details name the field and the reason.
         PII_REVEALED = "pii_revealed", "Personal data revealed"
         TRANSCRIPT_REVEALED = "transcript_revealed", "Unmasked transcript exported"
+        MFA_REMOVED = "mfa_removed", "Authenticator removed"
+        PASSWORD_CHANGED = "password_changed", "Password changed"
+        PASSWORD_RESET_REQUESTED = "password_reset_requested", "Password reset link sent"
+        PASSWORD_RESET = "password_reset", "Password reset by emailed link"
+        SIGNED_OUT_EVERYWHERE = "signed_out_everywhere", "Signed out everywhere"
 
     kind = models.CharField(max_length=40, choices=Kind.choices)
     username = models.CharField(max_length=150, blank=True)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from axes.models import AccessAttempt
 from django.contrib.auth.models import Group
 from django.contrib.sessions.models import Session
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_ipv46_address
 from django.db import transaction
 from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
@@ -89,6 +91,23 @@ def login_lockout_clear(*, username: str, actor: User) -> int:
         raise UnknownLockout()
     cleared, _ = attempts.delete()
     security_event_record(kind="login_unlocked", username=username, actor=actor)
+    return cleared
+
+
+@transaction.atomic
+def login_lockout_clear_address(*, ip_address: str, actor: User) -> int:
+    """Unlock a client address locked for failures across usernames."""
+    try:
+        validate_ipv46_address(ip_address)
+    except ValidationError as error:
+        raise UnknownLockout("There is no lockout for that address.") from error
+    attempts = AccessAttempt.objects.filter(ip_address=ip_address)
+    if not attempts.exists():
+        raise UnknownLockout("There is no lockout for that address.")
+    cleared, _ = attempts.delete()
+    security_event_record(
+        kind="login_unlocked", ip_address=ip_address, actor=actor, details={"scope": "address"}
+    )
     return cleared
 
 
