@@ -55,6 +55,23 @@ def _rolling_window(*, key: str, now: float, period: int, limit: int, member: st
     )
 
 
+def rate_limit_hit(*, key: str, rate: str) -> float:
+    """Counts one use of `key` against `rate` ("3/hour") outside DRF, e.g. in a form view.
+
+    Returns 0.0 when the use is allowed, else the seconds until the next one will be.
+    """
+    limit, period = parse_rate(rate)
+    now = time.time()
+    oldest = _rolling_window(
+        key=f"banksight:throttle:{key}",
+        now=now,
+        period=period,
+        limit=limit,
+        member=f"{now:.6f}:{uuid.uuid4().hex[:8]}",
+    )
+    return 0.0 if oldest == 0 else max(float(oldest) + period - now, 1.0)
+
+
 class RedisRollingWindowThrottle(BaseThrottle):
     scope: str = ""
 

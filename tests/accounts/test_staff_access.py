@@ -50,7 +50,15 @@ def staff_side_paths() -> list[str]:
 
 
 STAFF_PATHS = staff_side_paths()
-OPEN_PATHS = {"/staff/login/", "/staff/logout/"}
+OPEN_PATHS = {
+    "/staff/login/",
+    "/staff/logout/",
+    # A forgotten password: the link only ever sets a password, it never signs anyone in.
+    "/staff/password-reset/",
+    "/staff/password-reset/sent/",
+    "/staff/password-reset/1/1/",
+    "/staff/password-reset/done/",
+}
 MFA_PATHS = {"/staff/mfa/enrol/", "/staff/mfa/verify/"}
 
 

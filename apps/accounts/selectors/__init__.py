@@ -5,5 +5,6 @@ from apps.accounts.selectors.people import (
     mfa_device_get_confirmed,
     user_profile,
 )
+from apps.accounts.selectors.security import sign_in_list_recent
 
-__all__ = ["login_lockout_list", "mfa_device_get_confirmed", "user_profile"]
+__all__ = ["login_lockout_list", "mfa_device_get_confirmed", "sign_in_list_recent", "user_profile"]
