@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import json
 from concurrent.futures import ThreadPoolExecutor
 
+from django.conf import settings
 from django.core import signals
 from django.core.exceptions import RequestAborted
 from django.core.handlers.asgi import ASGIHandler, get_script_prefix
@@ -40,12 +42,24 @@ class ThreadPoolASGIHandler(ASGIHandler):
         self._async_views: dict[str, bool] = {}
 
     async def __call__(self, scope, receive, send):
-        if scope["type"] != "http" or self._is_async_view(scope):
-            await super().__call__(scope, receive, send)
-            return
+        if scope["type"] == "http" and _is_api(scope):
+            # A body without Content-Length (sent in chunks) is counted as it arrives; one
+            # that declares its length is refused before any of it is read.
+            limit = settings.API_MAX_BODY_BYTES
+            if (_content_length(scope) or 0) > limit:
+                await _send_too_large(send)
+                return
+            receive = _limited_receive(receive, limit)
         try:
-            body_file = await self.read_body(receive)
-        except RequestAborted:
+            if scope["type"] != "http" or self._is_async_view(scope):
+                await super().__call__(scope, receive, send)
+                return
+            try:
+                body_file = await self.read_body(receive)
+            except RequestAborted:
+                return
+        except _BodyTooLarge:
+            await _send_too_large(send)
             return
         messages = await asyncio.get_running_loop().run_in_executor(
             self._executor, _in_context_copy, self._respond, scope, body_file
@@ -87,6 +101,57 @@ class ThreadPoolASGIHandler(ASGIHandler):
             return [start, {"type": "http.response.body", "body": body}]
         finally:
             body_file.close()
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+def _is_api(scope) -> bool:
+    from banksight.api.limits import API_PREFIX
+
+    return scope["path"].removeprefix(scope.get("root_path", "")).startswith(API_PREFIX)
+
+
+def _content_length(scope) -> int | None:
+    for name, value in scope.get("headers", ()):
+        if name.lower() == b"content-length":
+            return int(value) if value.isdigit() else None
+    return None
+
+
+def _limited_receive(receive, limit: int):
+    """`receive`, raising _BodyTooLarge once the body read so far is over `limit` bytes."""
+    seen = 0
+
+    async def limited():
+        nonlocal seen
+        message = await receive()
+        seen += len(message.get("body", b""))
+        if seen > limit:
+            raise _BodyTooLarge
+        return message
+
+    return limited
+
+
+async def _send_too_large(send) -> None:
+    from banksight.api.errors import error_body
+    from banksight.api.limits import too_large_message
+
+    body = json.dumps(error_body("payload_too_large", too_large_message())).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 413,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                (b"connection", b"close"),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
 
 
 def _thread_caches_open() -> None:

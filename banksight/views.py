@@ -1,13 +1,17 @@
 """Error pages: JSON in the API's error shape under /api/, HTML elsewhere."""
 
+import sys
+
 from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
 from django.contrib.auth.views import redirect_to_login
 from django.shortcuts import redirect, render
 from django.templatetags.static import static
 from django.urls import reverse
+from django.views.decorators.csrf import csrf_exempt
 
 from banksight.api.errors import json_error_response
+from banksight.outages import is_service_error, service_unavailable_response
 
 
 def _error(request, status: int, code: str, message: str):
@@ -35,6 +39,9 @@ def page_not_found(request, exception=None):
 
 @login_not_required
 def server_error(request):
+    error = sys.exc_info()[1]  # Django calls this while handling the exception
+    if is_service_error(error):  # PostgreSQL or Redis down: 503, fast
+        return service_unavailable_response(request, error)
     return _error(
         request, 500, "server_error", "Something went wrong on our side. Please try again."
     )
@@ -46,6 +53,7 @@ def admin_login_redirect(request, extra_context=None):
     return redirect_to_login(request.get_full_path(), reverse(settings.STAFF_LOGIN_URL))
 
 
+@csrf_exempt  # any method, with or without a session cookie: the JSON 404, never CSRF's page
 @login_not_required
 def api_not_found(request, *args, **kwargs):
     return json_error_response("not_found", "There is no such API endpoint.", 404)

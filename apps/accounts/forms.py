@@ -9,7 +9,9 @@ class LoginForm(StyledFormMixin, forms.Form):
         widget=forms.TextInput(attrs={"autofocus": True, "autocomplete": "username"}),
     )
     password = forms.CharField(
-        strip=False, widget=forms.PasswordInput(attrs={"autocomplete": "current-password"})
+        strip=False,
+        max_length=4096,  # as the API's sign-in (apps.accounts.api.PASSWORD_MAX_LENGTH)
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
     )
 
 

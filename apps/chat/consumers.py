@@ -20,15 +20,32 @@ from __future__ import annotations
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
+from apps.accounts.signin import mfa_session_refused
 from apps.chat import streams
+from apps.chat.ws_auth import has_bearer
+from apps.chat.ws_frames import SafeJsonFramesMixin, throttled_frame, user_throttle_wait
 from banksight.errors import BankError
 
+# Handshake refusals, as HTTP's 401 and 403 (4000-4999 are the application's codes).
+CLOSE_NOT_AUTHENTICATED = 4401
+CLOSE_FORBIDDEN = 4403
 
-class ChatConsumer(AsyncJsonWebsocketConsumer):
+
+class ChatConsumer(SafeJsonFramesMixin, AsyncJsonWebsocketConsumer):
     async def connect(self):
         user = self.scope.get("user")
-        if user is None or not user.is_authenticated or not user.is_customer:
-            await self.close()
+        if user is None or not user.is_authenticated:
+            await self.close(code=CLOSE_NOT_AUTHENTICATED)
+            return
+        # A cookie session must have passed the second factor it needs (a bearer token
+        # was only issued after it).
+        if not has_bearer(self.scope) and await database_sync_to_async(mfa_session_refused)(
+            user, session=self.scope.get("session")
+        ):
+            await self.close(code=CLOSE_NOT_AUTHENTICATED)
+            return
+        if not user.is_customer:
+            await self.close(code=CLOSE_FORBIDDEN)
             return
         conversation = await database_sync_to_async(streams.conversation_for_user)(
             user=user, conversation_id=self.scope["url_route"]["kwargs"]["conversation_id"]
@@ -63,6 +80,12 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             elif kind == "resume":
                 await self._replay(streams.message_id_or_none(content.get("after")) or 0)
             elif kind in streams.CLIENT_ACTIONS:
+                wait = await user_throttle_wait(self.user)  # the REST API's budget, shared
+                if wait:
+                    await self.send_json(
+                        throttled_frame(wait, client_id=content.get("client_id"), **{"for": kind})
+                    )
+                    return
                 reply = await database_sync_to_async(self.view.handle)(
                     user=self.user, kind=kind, content=content
                 )

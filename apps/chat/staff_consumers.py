@@ -18,6 +18,7 @@ from apps.accounts.errors import NotFound
 from apps.chat import events, handoff
 from apps.chat.models import InternalNote
 from apps.chat.presenters import message_for_staff
+from apps.chat.ws_frames import SafeJsonFramesMixin
 from banksight.errors import BankError
 
 COMMANDS = {"claim", "message", "note", "suggest", "hand_back", "transfer", "close", "resume"}
@@ -64,7 +65,7 @@ def _conversation(conversation) -> dict:
     }
 
 
-class StaffChatConsumer(AsyncJsonWebsocketConsumer):
+class StaffChatConsumer(SafeJsonFramesMixin, AsyncJsonWebsocketConsumer):
     async def connect(self):
         user = await database_sync_to_async(_verified_staff)(self.scope)
         if user is None:
