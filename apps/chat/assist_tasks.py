@@ -7,9 +7,9 @@ workers register the task too.
 from __future__ import annotations
 
 from celery import shared_task
-from django.db import InterfaceError, OperationalError
 
 from apps.compliance.audit import SystemTask
+from banksight.outages import SERVICE_ERRORS
 
 
 # The summary is the bank's own work: it runs as the system actor (audited save).
@@ -17,7 +17,7 @@ from apps.compliance.audit import SystemTask
     bind=True,
     base=SystemTask,
     acks_late=True,
-    autoretry_for=(OperationalError, InterfaceError, ConnectionError),
+    autoretry_for=SERVICE_ERRORS,  # redis-py's and kombu's errors: not the builtin ones
     retry_backoff=True,
     retry_backoff_max=30,
     max_retries=5,

@@ -19,13 +19,22 @@ stalls can therefore overrun the deadline by up to one read timeout.
 Circuit breaker per backend, shared by every process through Django's cache (Redis):
 after `ASSISTANT_BREAKER_FAILURES` consecutive failures the backend is skipped for
 `ASSISTANT_BREAKER_OPEN_SECONDS`; then one caller at a time probes it (half-open), and a
-success closes it again.
+first token closes it again.
+
+The breaker counts faults of the model server only. Not counted: a bad request (ours), a
+caller that dies mid-stream (a killed worker: the server was answering; its first token had
+closed the breaker already, and a probe claim lapses after that attempt's first-token
+budget, not after the open period), and queueing at a healthy server: a first-token
+timeout after the server accepted the request while it streamed tokens to other requests
+meanwhile is `busy`, not a failure. Every streaming attempt notes in the cache, at most
+twice a second per process, when this backend last produced a token.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import threading
 import time
@@ -63,13 +72,16 @@ class ErrorCode(StrEnum):
     BAD_RESPONSE = "bad_response"  # not an OpenAI stream, or it ended early
     CIRCUIT_OPEN = "circuit_open"  # skipped: the backend failed too often just now
     DEADLINE = "deadline"  # skipped: the caller's first-token deadline was used up
+    BUSY = "busy"  # no first token in time, but the server streamed to others meanwhile
     UNKNOWN_BACKEND = "unknown_backend"  # backend= names no registry row
     NO_BACKEND = "no_backend"  # nothing active and no fallback chain
     ALL_FAILED = "all_backends_failed"
 
 
 # Failures that say nothing about the backend's health do not trip the breaker.
-NOT_BACKEND_FAULTS = frozenset({ErrorCode.BAD_REQUEST})
+NOT_BACKEND_FAULTS = frozenset({ErrorCode.BAD_REQUEST, ErrorCode.BUSY})
+# How often one process notes that a backend is streaming (see _streaming_seen).
+STREAMING_NOTE_EVERY_S = 0.5
 
 
 class InferenceError(Exception):
@@ -152,7 +164,11 @@ class CircuitBreaker:
             return "closed"
         return "open" if time.time() < open_until else "half_open"
 
-    def allow(self) -> bool:
+    def allow(self, *, probe_seconds: float | None = None) -> bool:
+        """`probe_seconds`: how long a half-open probe may take to reach its first token.
+
+        The probe's claim lapses after that, so a caller that dies while probing (a killed
+        worker) holds the backend back no longer than its own attempt could have taken."""
         try:
             open_until = cache.get(self.open_until_key)
             if open_until is None:
@@ -160,7 +176,8 @@ class CircuitBreaker:
             if time.time() < open_until:
                 return False
             # Half-open: the first caller to claim the probe goes; the rest still skip.
-            return bool(cache.add(self.probe_key, 1, timeout=max(5, int(self.open_seconds()))))
+            claim = probe_seconds if probe_seconds is not None else self.open_seconds()
+            return bool(cache.add(self.probe_key, 1, timeout=max(1, math.ceil(claim))))
         except Exception:  # noqa: BLE001
             logger.warning("circuit breaker state unavailable; allowing the call")
             return True
@@ -272,6 +289,35 @@ def _status_error(status: int, body: bytes) -> tuple[str, str]:
     return ErrorCode.SERVER_ERROR, message
 
 
+_streaming_noted: dict[str, float] = {}
+
+
+def _streaming_key(name: str) -> str:
+    return f"inference:backend:{name}:streamed_at"
+
+
+def _streaming_seen(name: str) -> None:
+    """Note (wall clock, in the cache) that backend `name` just produced a token."""
+    now = time.monotonic()
+    if now - _streaming_noted.get(name, float("-inf")) < STREAMING_NOTE_EVERY_S:
+        return
+    _streaming_noted[name] = now
+    try:
+        cache.set(_streaming_key(name), time.time(), timeout=60)
+    except Exception:  # noqa: BLE001 - a missed note only makes a timeout count as a fault
+        logger.debug("could not note the backend's streaming")
+
+
+def _streamed_to_others_since(name: str, started_monotonic: float) -> bool:
+    """Did backend `name` produce tokens for other requests since an attempt started?"""
+    started_at = time.time() - (time.monotonic() - started_monotonic)
+    try:
+        streamed_at = cache.get(_streaming_key(name))
+    except Exception:  # noqa: BLE001
+        return False
+    return streamed_at is not None and streamed_at >= started_at
+
+
 def _estimate_tokens(messages: list[dict]) -> int:
     chars = sum(len(str(m.get("content") or "")) for m in messages)
     return max(1, round(chars / 4))  # ~4 characters a token for English text
@@ -296,6 +342,7 @@ class _Attempt:
     finish_reason: str = ""
     usage: dict | None = None
     deltas: int = 0
+    accepted: bool = False  # the server answered the request with a success status
 
     @property
     def latency_ms(self) -> float:
@@ -329,6 +376,7 @@ def _stream_once(
             if response.status_code >= 400:
                 code, message = _status_error(response.status_code, response.read()[:4000])
                 raise _AttemptFailed(code, message, status=response.status_code)
+            attempt.accepted = True
             if on_accepted is not None:
                 on_accepted()
             for line in response.iter_lines():
@@ -371,6 +419,7 @@ def _stream_once(
                         attempt.ttft_ms = (now - attempt.started) * 1000
                     attempt.text.append(delta)
                     attempt.deltas += 1
+                    _streaming_seen(backend.name)
                     if on_token(delta) is False:
                         # Leaving the block closes the connection: the server stops generating.
                         attempt.finish_reason = "cancelled"
@@ -498,8 +547,9 @@ def _run_chain(
         if remaining <= 0:
             attempts.append((backend.name, ErrorCode.DEADLINE.value))
             continue
+        budget = min(remaining, backend.first_token_timeout_s)
         breaker = CircuitBreaker(backend.name)
-        if not breaker.allow():
+        if not breaker.allow(probe_seconds=budget + 2 * CONNECT_TIMEOUT_S):
             attempts.append((backend.name, ErrorCode.CIRCUIT_OPEN.value))
             continue
         payload = build_payload(
@@ -507,13 +557,23 @@ def _run_chain(
         )
         started_at = timezone.now()
         attempt = _Attempt(started=time.monotonic(), text=[])
-        budget = min(remaining, backend.first_token_timeout_s)
+        closed = []
+
+        def on_token_closing(delta: str, breaker=breaker, closed=closed) -> bool | None:
+            """The first token proves the server healthy: the breaker closes at once, so a
+            caller that dies mid-stream (a killed worker) leaves it closed."""
+            keep_going = on_token(delta)
+            if not closed:
+                closed.append(True)
+                breaker.record_success()
+            return keep_going
+
         try:
             try:
                 _stream_once(
                     backend,
                     payload,
-                    on_token=on_token,
+                    on_token=on_token_closing,
                     first_token_budget=budget,
                     attempt=attempt,
                     on_accepted=on_accepted,
@@ -529,12 +589,21 @@ def _run_chain(
                 _stream_once(
                     backend,
                     payload,
-                    on_token=on_token,
+                    on_token=on_token_closing,
                     first_token_budget=min(left, backend.first_token_timeout_s),
                     attempt=attempt,
                     on_accepted=on_accepted,
                 )
         except _AttemptFailed as failure:
+            if (
+                failure.code == ErrorCode.TIMEOUT
+                and attempt.ttft_ms is None
+                and attempt.accepted
+                and _streamed_to_others_since(backend.name, attempt.started)
+            ):
+                # Queued behind other requests at a server that is working: not a fault.
+                failure.code = ErrorCode.BUSY
+                failure.message = f"queued: {failure.message} while serving other requests"
             partial = "".join(attempt.text)
             registry.inference_call_record(
                 backend=backend,
@@ -582,7 +651,8 @@ def _run_chain(
             finish_reason=completion.finish_reason,
             benchmark_run_id=benchmark_run_id,
         )
-        breaker.record_success()
+        if not closed:  # an answer without a token (closed at the first token otherwise)
+            breaker.record_success()
         return completion
     raise AllBackendsFailed(attempts)
 

@@ -9,9 +9,9 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
-from rest_framework.views import exception_handler as drf_exception_handler
 
 from banksight.errors import BankError
+from banksight.outages import RETRY_AFTER_SECONDS, UNAVAILABLE_MESSAGE, is_service_error
 
 logger = logging.getLogger(__name__)
 
@@ -37,6 +37,13 @@ def _field_errors(detail) -> dict[str, list[str]]:
 def api_exception_handler(exc, context):
     if isinstance(exc, BankError):
         return Response(error_body(exc.code, exc.message, exc.fields), status=exc.status)
+    if is_service_error(exc):  # PostgreSQL or Redis down: banksight.outages
+        logger.warning("a service is down; answering 503", exc_info=exc)
+        return Response(
+            error_body("service_unavailable", UNAVAILABLE_MESSAGE),
+            status=status.HTTP_503_SERVICE_UNAVAILABLE,
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+        )
     if isinstance(exc, DjangoValidationError):
         fields = (
             exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
@@ -46,6 +53,10 @@ def api_exception_handler(exc, context):
         exc = exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):
         exc = exceptions.PermissionDenied()
+
+    # Imported here: rest_framework.views loads the API settings' classes (authentication,
+    # parsers), and those import this module for its error shape.
+    from rest_framework.views import exception_handler as drf_exception_handler
 
     response = drf_exception_handler(exc, context)  # keeps headers such as Retry-After
     if response is None:

@@ -4,19 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from apps.accounts.models import Card
 from apps.chat.services import conversation_create
-from tests.factories import account_make, customer_make
+from tests.chat.sockets import casey_make
 
 
 @pytest.fixture
 def casey(db):
-    customer = customer_make(username="casey", first_name="Casey", last_name="Jones")
-    account = account_make(customer, balance="1250.00")
-    Card.objects.create(
-        customer=customer, account=account, last4="4242", expiry_month=9, expiry_year=2030
-    )
-    return customer
+    return casey_make()
 
 
 @pytest.fixture

@@ -12,10 +12,8 @@ import os
 import signal
 
 import pytest
-from asgiref.sync import async_to_sync
-from channels.layers import channel_layers, get_channel_layer
+from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
-from rest_framework_simplejwt.tokens import AccessToken
 
 from apps.accounts.models import Card, JournalEntry
 from apps.chat.events import conversation_group, token_event
@@ -23,61 +21,26 @@ from apps.chat.models import ActionProposal, Conversation, Message, ModelBackend
 from apps.chat.services import conversation_create
 from banksight.asgi import application
 from tests.chat.recording_proxy import RecordingProxy
+from tests.chat.sockets import chat_socket, events_until, is_answer_final, run
 from tests.factories import customer_make, ledger_book
 from tests.helpers import wait_for
 
 pytestmark = pytest.mark.usefixtures("celery_worker", "model_backends")
 
 
-def _socket(user, conversation_id, *, query: str = "") -> WebsocketCommunicator:
-    token = str(AccessToken.for_user(user))
-    return WebsocketCommunicator(
-        application,
-        f"/ws/chat/{conversation_id}/{query}",
-        headers=[(b"authorization", f"Bearer {token}".encode())],
-    )
-
-
-async def _until(socket, predicate, *, timeout: float = 90) -> list[dict]:
-    """Receive events until one satisfies `predicate`; return them all."""
-    seen = []
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while True:
-        event = await socket.receive_json_from(timeout=max(0.1, deadline - loop.time()))
-        seen.append(event)
-        if predicate(event):
-            return seen
-
-
 def _done(event) -> bool:
     return event["type"] == "done"
 
 
-def _answer_final(event) -> bool:
-    return (
-        event["type"] == "message"
-        and event["message"]["role"] == "assistant"
-        and event["message"]["status"] not in ("pending", "streaming")
-    )
-
-
-def run(scenario):
-    """Run an async scenario in a new event loop, with a channel layer made for it (the
-    Redis layer's locks belong to the loop that created them)."""
-    channel_layers.backends.clear()
-    return async_to_sync(scenario)()
-
-
 def test_a_message_streams_tokens_and_the_answer_is_saved(casey, conversation):
     async def scenario():
-        socket = _socket(casey.user, conversation.pk)
+        socket = chat_socket(casey.user, conversation.pk)
         connected, _ = await socket.connect()
         assert connected
         await socket.send_json_to(
             {"type": "message", "client_id": "m1", "text": "What is my balance?"}
         )
-        events = await _until(socket, _done)
+        events = await events_until(socket, _done)
         await socket.disconnect()
         return events
 
@@ -104,11 +67,11 @@ def test_a_message_streams_tokens_and_the_answer_is_saved(casey, conversation):
 
 def test_the_same_client_id_twice_is_one_message_and_one_answer(casey, conversation):
     async def scenario():
-        socket = _socket(casey.user, conversation.pk)
+        socket = chat_socket(casey.user, conversation.pk)
         await socket.connect()
         for _ in range(2):
             await socket.send_json_to({"type": "message", "client_id": "same", "text": "Hello"})
-        events = await _until(socket, _done)
+        events = await events_until(socket, _done)
         await asyncio.sleep(1)  # a second answer, if there were one, would have started
         await socket.disconnect()
         return events
@@ -123,7 +86,7 @@ def test_the_same_client_id_twice_is_one_message_and_one_answer(casey, conversat
 
 def test_stop_keeps_the_partial_answer_and_marks_it(casey, conversation):
     async def scenario():
-        socket = _socket(casey.user, conversation.pk)
+        socket = chat_socket(casey.user, conversation.pk)
         await socket.connect()
         await socket.send_json_to(
             {
@@ -132,9 +95,9 @@ def test_stop_keeps_the_partial_answer_and_marks_it(casey, conversation):
                 "text": "Tell me a long story about a squirrel who saves money for winter.",
             }
         )
-        await _until(socket, lambda e: e["type"] == "token")
+        await events_until(socket, lambda e: e["type"] == "token")
         await socket.send_json_to({"type": "stop"})
-        events = await _until(socket, _done)
+        events = await events_until(socket, _done)
         await socket.disconnect()
         return events
 
@@ -148,20 +111,20 @@ def test_stop_keeps_the_partial_answer_and_marks_it(casey, conversation):
 
 def test_reconnecting_resumes_without_losing_or_repeating_anything(casey, conversation):
     async def scenario():
-        first = _socket(casey.user, conversation.pk)
+        first = chat_socket(casey.user, conversation.pk)
         await first.connect()
         await first.send_json_to(
             {"type": "message", "client_id": "r1", "text": "Tell me a story about a bank."}
         )
-        events = await _until(first, lambda e: e["type"] == "token")
+        events = await events_until(first, lambda e: e["type"] == "token")
         question_id = next(e["id"] for e in events if e["type"] == "ack")
         await first.disconnect()
         await asyncio.sleep(0.3)  # tokens streamed meanwhile go nowhere
-        second = _socket(casey.user, conversation.pk, query=f"?after={question_id}")
+        second = chat_socket(casey.user, conversation.pk, query=f"?after={question_id}")
         connected, _ = await second.connect()
         assert connected
         # The answer may have finished meanwhile: then the replay holds it, final.
-        resumed = await _until(second, _answer_final)
+        resumed = await events_until(second, is_answer_final)
         await second.disconnect()
         return resumed
 
@@ -184,7 +147,7 @@ def test_another_customer_cannot_join_the_conversation(casey, conversation):
     mallory = customer_make(username="mallory")
 
     async def scenario():
-        socket = _socket(mallory.user, conversation.pk)
+        socket = chat_socket(mallory.user, conversation.pk)
         connected, _ = await socket.connect()
         await socket.disconnect()
         anonymous = WebsocketCommunicator(application, f"/ws/chat/{conversation.pk}/")
@@ -212,14 +175,14 @@ def test_placeholders_split_across_tokens_are_restored_for_the_customer(casey, c
     pieces = ["Hello ", placeholder[:half], placeholder[half:], ", welcome back."]
 
     async def scenario():
-        socket = _socket(casey.user, conversation.pk)
+        socket = chat_socket(casey.user, conversation.pk)
         await socket.connect()
         layer = get_channel_layer()
         for seq, piece in enumerate(pieces, start=1):
             await layer.group_send(
                 conversation_group(conversation.pk), token_event(answer.pk, seq, piece)
             )
-        events = await _until(socket, lambda e: "welcome" in e.get("text", ""))
+        events = await events_until(socket, lambda e: "welcome" in e.get("text", ""))
         await socket.disconnect()
         return events
 
@@ -242,10 +205,10 @@ def test_the_model_never_receives_raw_personal_data(casey, conversation, model_s
         ModelBackend.objects.filter(name="smollm2").update(base_url=proxy.url)
 
         async def scenario():
-            socket = _socket(casey.user, conversation.pk)
+            socket = chat_socket(casey.user, conversation.pk)
             await socket.connect()
             await socket.send_json_to({"type": "message", "client_id": "pii", "text": text})
-            events = await _until(socket, _done)
+            events = await events_until(socket, _done)
             await socket.disconnect()
             return events
 
@@ -287,12 +250,12 @@ def test_names_in_the_facts_reach_the_model_masked_also_from_the_workers_memo(
         for conversation_id in (conversation.pk, second.pk):
 
             async def scenario(conversation_id=conversation_id):
-                socket = _socket(casey.user, conversation_id)
+                socket = chat_socket(casey.user, conversation_id)
                 await socket.connect()
                 await socket.send_json_to(
                     {"type": "message", "client_id": "tx", "text": "Show my recent transactions"}
                 )
-                await _until(socket, _done)
+                await events_until(socket, _done)
                 await socket.disconnect()
 
             run(scenario)
@@ -321,10 +284,10 @@ def test_a_failing_backend_falls_back_to_the_next_in_the_chain(casey, conversati
     )
 
     async def scenario():
-        socket = _socket(casey.user, conversation.pk)
+        socket = chat_socket(casey.user, conversation.pk)
         await socket.connect()
         await socket.send_json_to({"type": "message", "client_id": "f1", "text": "Hi"})
-        await _until(socket, _done)
+        await events_until(socket, _done)
         await socket.disconnect()
 
     run(scenario)
@@ -339,10 +302,10 @@ def test_when_every_backend_fails_the_customer_goes_to_a_person(casey, conversat
     ModelBackend.objects.update(base_url="http://127.0.0.1:9/v1")
 
     async def scenario():
-        socket = _socket(casey.user, conversation.pk)
+        socket = chat_socket(casey.user, conversation.pk)
         await socket.connect()
         await socket.send_json_to({"type": "message", "client_id": "down", "text": "Hi"})
-        events = await _until(socket, lambda e: e["type"] == "conversation")
+        events = await events_until(socket, lambda e: e["type"] == "conversation")
         await socket.disconnect()
         return events
 
@@ -363,14 +326,14 @@ def test_when_every_backend_fails_the_customer_goes_to_a_person(casey, conversat
 
 def test_asking_for_a_person_escalates_without_the_model(casey, conversation):
     async def scenario():
-        socket = _socket(casey.user, conversation.pk)
+        socket = chat_socket(casey.user, conversation.pk)
         await socket.connect()
         await socket.send_json_to(
             {"type": "message", "client_id": "h1", "text": "I want to talk to a human please"}
         )
-        events = await _until(socket, lambda e: e["type"] == "conversation")
+        events = await events_until(socket, lambda e: e["type"] == "conversation")
         await socket.send_json_to({"type": "message", "client_id": "h2", "text": "Are you there?"})
-        await _until(socket, lambda e: e["type"] == "ack")
+        await events_until(socket, lambda e: e["type"] == "ack")
         await asyncio.sleep(1.5)
         await socket.disconnect()
         return events
@@ -390,11 +353,11 @@ def test_two_refusals_by_the_guard_send_the_conversation_to_a_person(casey, conv
     ]
 
     async def scenario():
-        socket = _socket(casey.user, conversation.pk)
+        socket = chat_socket(casey.user, conversation.pk)
         await socket.connect()
         for index, text in enumerate(attacks):
             await socket.send_json_to({"type": "message", "client_id": f"a{index}", "text": text})
-        events = await _until(socket, lambda e: e["type"] == "conversation")
+        events = await events_until(socket, lambda e: e["type"] == "conversation")
         await socket.disconnect()
         return events
 
@@ -408,12 +371,12 @@ def test_two_refusals_by_the_guard_send_the_conversation_to_a_person(casey, conv
 
 def test_a_killed_workers_task_is_redelivered_and_answered_once(casey, conversation, celery_worker):
     async def send_and_wait_for_first_token():
-        socket = _socket(casey.user, conversation.pk)
+        socket = chat_socket(casey.user, conversation.pk)
         await socket.connect()
         await socket.send_json_to(
             {"type": "message", "client_id": "k1", "text": "Tell me a long story about a river."}
         )
-        await _until(socket, lambda e: e["type"] == "token")
+        await events_until(socket, lambda e: e["type"] == "token")
         await socket.disconnect()
 
     run(send_and_wait_for_first_token)
@@ -436,12 +399,12 @@ def test_a_proposed_action_waits_for_the_customers_click(casey, conversation):
     card = Card.objects.get(customer=casey)
 
     async def ask():
-        socket = _socket(casey.user, conversation.pk)
+        socket = chat_socket(casey.user, conversation.pk)
         await socket.connect()
         await socket.send_json_to(
             {"type": "message", "client_id": "fz", "text": "I lost my card, please freeze my card."}
         )
-        events = await _until(
+        events = await events_until(
             socket, lambda e: e["type"] == "message" and e["message"]["actions"], timeout=120
         )
         await asyncio.sleep(2)
@@ -458,10 +421,10 @@ def test_a_proposed_action_waits_for_the_customers_click(casey, conversation):
     assert "4242" in action["summary"]
 
     async def confirm():
-        socket = _socket(casey.user, conversation.pk)
+        socket = chat_socket(casey.user, conversation.pk)
         await socket.connect()
         await socket.send_json_to({"type": "action.confirm", "id": action["id"]})
-        events = await _until(
+        events = await events_until(
             socket,
             lambda e: (
                 e["type"] == "message"
@@ -480,7 +443,7 @@ def test_a_proposed_action_waits_for_the_customers_click(casey, conversation):
 
 def test_unknown_socket_messages_get_an_error_not_a_disconnect(casey, conversation):
     async def scenario():
-        socket = _socket(casey.user, conversation.pk)
+        socket = chat_socket(casey.user, conversation.pk)
         await socket.connect()
         await socket.send_json_to({"type": "message", "client_id": "x", "text": ""})
         error = await socket.receive_json_from(timeout=10)
@@ -509,10 +472,10 @@ def test_an_empty_answer_is_a_failure_not_a_complete_answer(casey, conversation)
         ModelBackend.objects.filter(name="smollm2").update(base_url=server.url)
 
         async def scenario():
-            socket = _socket(casey.user, conversation.pk)
+            socket = chat_socket(casey.user, conversation.pk)
             await socket.connect()
             await socket.send_json_to({"type": "message", "client_id": "e1", "text": "Hi"})
-            events = await _until(socket, _done)
+            events = await events_until(socket, _done)
             await socket.disconnect()
             return events
 
