@@ -32,6 +32,9 @@ SIGNED_IN_KEY = tokens.SESSION_SIGNED_IN_KEY
 ACTIVITY_WRITE_SECONDS = 30
 # Requests that must not count as activity: the warning script asking how long is left.
 PASSIVE_VIEWS = frozenset({"accounts:session-status"})
+# A page that reloads itself (the agents' queue every 15 s) marks those loads with this
+# query parameter: an unattended screen must still time out.
+AUTO_REFRESH_PARAMETER = "auto_refresh"
 # Answered in JSON rather than with a redirect to the sign-in page.
 JSON_VIEWS = frozenset({"accounts:session-status", "accounts:session-keep-alive"})
 
@@ -113,7 +116,8 @@ class SessionLifetimeMiddleware:
         reason = self._end_reason(request, now=now, signed_in=signed_in, last=last)
         if reason:
             return self._sign_out(request, reason, view_name)
-        if view_name not in PASSIVE_VIEWS and now - last >= ACTIVITY_WRITE_SECONDS:
+        passive = view_name in PASSIVE_VIEWS or request.GET.get(AUTO_REFRESH_PARAMETER) == "1"
+        if not passive and now - last >= ACTIVITY_WRITE_SECONDS:
             session[LAST_ACTIVITY_KEY] = now
         return None
 

@@ -51,8 +51,13 @@
       form.addEventListener("change", function () { editing = true; });
     }
     var every = parseInt(root.getAttribute("data-refresh-seconds"), 10) || 15;
+    // Marked as an automatic load: it does not count as the agent's activity, so an
+    // unattended queue still signs out after the idle timeout.
     window.setInterval(function () {
-      if (!editing && !document.hidden) window.location.reload();
+      if (editing || document.hidden) return;
+      var url = new URL(window.location.href);
+      url.searchParams.set("auto_refresh", "1");
+      window.location.replace(url.toString());
     }, every * 1000);
   }
 

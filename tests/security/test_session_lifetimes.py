@@ -95,3 +95,18 @@ def test_the_page_carries_the_warning_and_its_timeout(client, customer):
     assert 'id="session-warning"' in page.text
     assert "Stay signed in" in page.text
     assert "js/session_timeout.js" in page.text
+
+
+def test_the_queues_automatic_reload_is_not_activity(staff, verified_client):
+    # The agents' queue reloads itself every 15 s (static/js/agent_console.js adds
+    # auto_refresh=1): an unattended screen must still time out.
+    client = verified_client(staff)
+    _travel(client, idle_minutes=20)
+    assert client.get("/staff/chat/?auto_refresh=1").status_code == 200
+    last_activity = client.session[LAST_ACTIVITY_KEY]
+    assert time.time() - last_activity >= 20 * 60 - 5  # the reload did not count
+
+    _travel(client, idle_minutes=settings.SESSION_IDLE_STAFF_MINUTES + 1)
+    response = client.get("/staff/chat/?auto_refresh=1")
+    assert response.status_code == 302
+    assert response["Location"].startswith("/staff/login/")
