@@ -15,7 +15,7 @@ from apps.chat import handoff
 from apps.chat.models import AgentPresence, Conversation, HandoffEvent, InternalNote, Message
 from apps.chat.services import conversation_create, conversation_escalate
 from banksight.asgi import application
-from tests.chat.test_chat_flow import _socket, _until, run
+from tests.chat.sockets import chat_socket, events_until, run
 from tests.helpers import PASSWORD, totp_code, wait_for
 
 pytestmark = pytest.mark.usefixtures("celery_worker", "model_backends")
@@ -62,17 +62,19 @@ def test_escalate_claim_talk_both_ways_hand_back_and_the_assistant_resumes(
     _sam, sam_cookie = agents["sam"]
 
     async def scenario():
-        customer = _socket(casey.user, conversation.pk)
+        customer = chat_socket(casey.user, conversation.pk)
         assert (await customer.connect())[0]
         await customer.send_json_to({"type": "escalate"})
-        await _until(customer, lambda e: e["type"] == "conversation" and e["status"] == "escalated")
+        await events_until(
+            customer, lambda e: e["type"] == "conversation" and e["status"] == "escalated"
+        )
         agent = _staff_socket(sam_cookie, conversation.pk)
         assert (await agent.connect())[0]
         snapshot = await agent.receive_json_from(timeout=10)
         assert snapshot["type"] == "snapshot"
         assert snapshot["conversation"]["status"] == "escalated"
         await agent.send_json_to({"type": "claim"})
-        joined = await _until(
+        joined = await events_until(
             customer, lambda e: e["type"] == "conversation" and e["status"] == "with_agent"
         )
         # The customer is told in plain words, with the agent's name.
@@ -87,7 +89,7 @@ def test_escalate_claim_talk_both_ways_hand_back_and_the_assistant_resumes(
         await agent.send_json_to(
             {"type": "message", "client_id": "a1", "text": "Hello Casey, how can I help?"}
         )
-        got = await _until(
+        got = await events_until(
             customer, lambda e: e["type"] == "message" and e["message"]["role"] == "agent"
         )
         assert got[-1]["message"]["text"] == "Hello Casey, how can I help?"
@@ -106,11 +108,13 @@ def test_escalate_claim_talk_both_ways_hand_back_and_the_assistant_resumes(
         assert not await _has_assistant_answer_after(conversation, seen[-1]["id"])
         # Hand back: the assistant answers the next message again.
         await agent.send_json_to({"type": "hand_back"})
-        await _until(customer, lambda e: e["type"] == "conversation" and e["status"] == "active")
+        await events_until(
+            customer, lambda e: e["type"] == "conversation" and e["status"] == "active"
+        )
         await customer.send_json_to(
             {"type": "message", "client_id": "c3", "text": "What is my balance?"}
         )
-        await _until(customer, lambda e: e["type"] == "done")
+        await events_until(customer, lambda e: e["type"] == "done")
         await customer.disconnect()
         await agent.disconnect()
 
@@ -172,17 +176,17 @@ def test_the_customer_never_sees_internal_notes(casey, conversation, agents):
     handoff.conversation_claim(conversation_id=conversation.pk, agent=sam)
 
     async def scenario():
-        customer = _socket(casey.user, conversation.pk, query="?after=0")
+        customer = chat_socket(casey.user, conversation.pk, query="?after=0")
         await customer.connect()
         agent = _staff_socket(sam_cookie, conversation.pk)
         await agent.connect()
         await agent.receive_json_from(timeout=10)  # snapshot
         await agent.send_json_to({"type": "note", "text": "Customer sounded stressed; check fraud"})
-        note = await _until(agent, lambda e: e["type"] == "note")
+        note = await events_until(agent, lambda e: e["type"] == "note")
         await agent.send_json_to(
             {"type": "message", "client_id": "x", "text": "Thanks for waiting"}
         )
-        customer_events = await _until(
+        customer_events = await events_until(
             customer, lambda e: e["type"] == "message" and e["message"]["role"] == "agent"
         )
         await customer.disconnect()
@@ -245,7 +249,7 @@ def test_close_then_the_customer_answers_the_survey(casey, conversation, agents)
     handoff.conversation_close(conversation=conversation, agent=sam, resolution="answered")
 
     async def scenario():
-        customer = _socket(casey.user, conversation.pk)
+        customer = chat_socket(casey.user, conversation.pk)
         await customer.connect()
         await customer.send_json_to({"type": "survey", "rating": 9})
         bad = await customer.receive_json_from(timeout=10)
