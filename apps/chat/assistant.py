@@ -332,17 +332,25 @@ def _luhn_ok(digits: str) -> bool:
     return total % 10 == 0
 
 
-def _looks_like_raw_identifier(run: str) -> bool:
+def _raw_identifier_type(run: str) -> str | None:
+    """The entity type of the raw identifier in `run` ("CREDIT_CARD", "US_SSN",
+    "EMAIL_ADDRESS", "ACCOUNT_NUMBER", "IBAN_CODE", "PHONE_NUMBER"), or None."""
     digits = re.sub(r"\D", "", run)
     compact = re.sub(r"[\s-]", "", run)
-    return bool(
-        (13 <= len(digits) <= 19 and len(digits) >= len(compact) - 3 and _luhn_ok(digits))
-        or _SSN.search(run)
-        or _EMAIL.search(run)
-        or _ACCOUNT.search(run)
-        or _IBAN.search(compact)
-        or (10 <= len(digits) <= 13 and re.fullmatch(r"[\d\s()+\-]+", run.strip()))
-    )
+    if 13 <= len(digits) <= 19 and len(digits) >= len(compact) - 3 and _luhn_ok(digits):
+        return "CREDIT_CARD"
+    if _SSN.search(run):
+        return "US_SSN"
+    if _EMAIL.search(run):
+        return "EMAIL_ADDRESS"
+    if _ACCOUNT.search(run):
+        return "ACCOUNT_NUMBER"
+    if _IBAN.search(compact):
+        return "IBAN_CODE"
+    # A sentence's full stop after a phone number ("call 1800 739 5642.") is still one.
+    if 10 <= len(digits) <= 13 and re.fullmatch(r"[\d\s()+\-]+\.*", run.strip()):
+        return "PHONE_NUMBER"
+    return None
 
 
 def _words(text: str) -> list[str]:
@@ -389,6 +397,9 @@ class StreamGate:
     (they may be the start of an IBAN). At most seven words in a row of the system prompt
     get out: the start of an eighth is held. The full output guard checks the whole answer
     again at the end.
+
+    `blocked_entities`: the entity types that stopped an answer for "foreign_pii" (for the
+    log; never the text).
     """
 
     SHINGLE = 8
@@ -405,6 +416,7 @@ class StreamGate:
         self.released = ""
         self.pending = ""
         self.blocked_reason = ""
+        self.blocked_entities: list[str] = []
 
     def _word_out(self) -> str:
         """The letters of the current word already released (a word let out early)."""
@@ -438,10 +450,11 @@ class StreamGate:
 
     def _check(self, text: str) -> None:
         candidate = self._word_out() + text
-        if _looks_like_raw_identifier(candidate) or any(
-            _looks_like_raw_identifier(run) for run in _identifier_runs(candidate)
-        ):
+        found = {_raw_identifier_type(run) for run in [candidate, *_identifier_runs(candidate)]}
+        found.discard(None)
+        if found:
             self.blocked_reason = "foreign_pii"
+            self.blocked_entities = sorted(found)
             return
         words = _words(self.released + text)[-(self.SHINGLE + 40) :]
         for i in range(len(words) - self.SHINGLE + 1):
@@ -615,7 +628,12 @@ class AnswerRun:
             )
             return
         if self.gate.blocked_reason:
-            self._block(completion, [self.gate.blocked_reason])
+            self._block(
+                completion,
+                [self.gate.blocked_reason],
+                self.gate.blocked_entities,
+                check="stream_gate",
+            )
             return
         if not self.stopped and not completion.text.strip():
             # A server that ends the stream without a word has not answered.
@@ -637,7 +655,12 @@ class AnswerRun:
         if tail:
             self._publish(tail)
         if self.gate.blocked_reason:
-            self._block(completion, [self.gate.blocked_reason])
+            self._block(
+                completion,
+                [self.gate.blocked_reason],
+                self.gate.blocked_entities,
+                check="stream_gate",
+            )
             return
         verdict = output_guard_check(
             completion.text,
@@ -646,7 +669,7 @@ class AnswerRun:
             customer_id=self.conversation.customer_id,
         )
         if verdict.flagged:
-            self._block(completion, verdict.reasons)
+            self._block(completion, verdict.reasons, verdict.entities, check="output_guard")
             return
         self._finish(
             status=Message.Status.COMPLETE,
@@ -655,10 +678,18 @@ class AnswerRun:
         )
         self._propose_action(messages)
 
-    def _block(self, completion, reasons: list[str]) -> None:
+    def _block(self, completion, reasons: list[str], entities: list[str], *, check: str) -> None:
+        """Replace the answer with a refusal. The log says which check stopped it
+        ("stream_gate" or "output_guard") and `entities`, the entity types behind
+        "foreign_pii"; never the text."""
         logger.warning(
             "output guard blocked an answer",
-            extra={"message_id": self.answer.pk, "reasons": reasons},
+            extra={
+                "message_id": self.answer.pk,
+                "reasons": reasons,
+                "entities": entities,
+                "check": check,
+            },
         )
         self._finish(
             status=Message.Status.REFUSED,

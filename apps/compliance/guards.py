@@ -28,6 +28,9 @@ from apps.compliance.pii import PlaceholderMap, pii_find
 class GuardVerdict:
     flagged: bool
     reasons: list[str] = field(default_factory=list)
+    # The entity types ("IBAN_CODE", "PHONE_NUMBER", ...) behind "foreign_pii": for the
+    # log, which must never carry the text itself.
+    entities: list[str] = field(default_factory=list)
 
 
 PROMPT_INJECTION = "prompt_injection"
@@ -277,12 +280,14 @@ def output_guard_check(
     ("system_prompt_leak").
 
     Values in `mapping` or `allowed`, and values written in the system prompt itself (the
-    bank's helpline, say), are not foreign.
+    bank's helpline, say), are not foreign. The verdict's `entities` name the types of the
+    foreign values (for the log), never the values.
     """
     reasons: set[str] = set()
     own = {_compact(v) for v in mapping.values().values()} | {_compact(v) for v in allowed}
     prompt_compact = _compact(system_prompt)
     spans = pii_find(answer_masked)
+    entities: set[str] = set()
     for span in spans:
         if span.type not in _SENSITIVE_TYPES and not (
             span.type == "PERSON" and span.score >= _PERSON_MIN_SCORE
@@ -291,7 +296,7 @@ def output_guard_check(
         value = _compact(span.text)
         if value and value not in own and value not in prompt_compact:
             reasons.add(FOREIGN_PII)
-            break
+            entities.add(span.type)
 
     ibans = {_compact(s.text).upper() for s in spans if s.type == "IBAN_CODE"}
     numbers = {a + b for a, b in _EIGHT_DIGITS.findall(answer_masked)}
@@ -300,4 +305,4 @@ def output_guard_check(
 
     if _leaks_system_prompt(answer_masked, system_prompt):
         reasons.add(SYSTEM_PROMPT_LEAK)
-    return GuardVerdict(flagged=bool(reasons), reasons=sorted(reasons))
+    return GuardVerdict(flagged=bool(reasons), reasons=sorted(reasons), entities=sorted(entities))

@@ -6,11 +6,14 @@ Pure functions of the tokens fed in: no database, no model.
 
 from __future__ import annotations
 
+import logging
 import re
+from types import SimpleNamespace
 
 import pytest
 
-from apps.chat.assistant import SYSTEM_PROMPT, StreamGate
+from apps.chat import assistant
+from apps.chat.assistant import SYSTEM_PROMPT, AnswerRun, StreamGate
 
 
 def _stream(tokens: list[str]) -> tuple[StreamGate, list[str]]:
@@ -83,6 +86,83 @@ def test_a_raw_identifier_never_gets_out(tokens, kept_back):
     out = "".join(released)
     assert kept_back not in out
     assert not re.search(r"\d{4}", out)
+
+
+@pytest.mark.parametrize(
+    ("tokens", "entities"),
+    [
+        (["Your", " card", " is", " 4111", " 1111", " 1111", " 1111", " thanks"], ["CREDIT_CARD"]),
+        (["Account", " 3141", "5926", " is", " open"], ["ACCOUNT_NUMBER"]),
+        (
+            ["Send", " to", " GB", "29", " NW", "BK", " 6016", " 1331", " 9268", " 19"],
+            ["IBAN_CODE"],
+        ),
+        (["SSN", " 078", "-05", "-1120", " on", " file"], ["US_SSN"]),
+        (["Write", " to", " john", ".smith", "@", "example", ".com"], ["EMAIL_ADDRESS"]),
+        (["Call", " +44", " 20", " 7946", " 0958"], ["PHONE_NUMBER"]),
+    ],
+)
+def test_the_gate_names_the_entity_type_that_stopped_the_answer(tokens, entities):
+    gate, _ = _stream(tokens)
+    assert gate.blocked_reason == "foreign_pii"
+    assert gate.blocked_entities == entities
+
+
+# Endings SmolLM2-135M really wrote to "What is my balance?" (temperature 0, seed 42) for
+# some customers' facts: helplines it made up. The model never saw a phone number (the
+# facts had none, and the bank's helpline is a placeholder there), so such a number is
+# not the customer's or the bank's: the answer must stop, whatever the test data.
+@pytest.mark.parametrize(
+    "ending",
+    [
+        " please contact us directly at 1800 732 569 for a free consultation.",
+        " please contact us at 1800 739 624 for more details.",
+        " please contact our customer support team at 1-800-237-4659 (English).",
+        " or by calling 08452317969 (FX).",
+        " please contact us at 0243716895 for assistance.",
+        # At the end of a sentence: the full stop is part of the last word.
+        " please contact us directly at 1800 739 5642.",
+    ],
+)
+def test_a_made_up_helpline_number_is_stopped(ending):
+    text = "I'm sorry for any confusion. If you need assistance," + ending
+    gate, released = _stream(re.findall(r"\s*\S+", text))
+    assert gate.blocked_reason == "foreign_pii"
+    assert gate.blocked_entities == ["PHONE_NUMBER"]
+    assert not re.search(r"\d{3}", "".join(released))
+
+
+def test_the_customers_own_amounts_dates_and_last_digits_pass_the_gate():
+    text = (
+        "Your Current account ••4063 (id 292) has a balance of £1,250.00 on 4 Dec 2026; "
+        "card ending 4242 expires 09/2030."
+    )
+    gate, released = _stream(re.findall(r"\s*\S+", text))
+    assert not gate.blocked_reason
+    assert gate.blocked_entities == []
+    assert "".join(released) == text
+
+
+def test_the_log_line_of_a_blocked_answer_names_entity_types_never_the_text(monkeypatch, caplog):
+    gate, _ = _stream(["Call", " us", " at", " 1800", " 739", " 624", " today"])
+    finished = {}
+    run = SimpleNamespace(
+        answer=SimpleNamespace(pk=7),
+        conversation=None,
+        _finish=lambda **values: finished.update(values),
+    )
+    monkeypatch.setattr(assistant, "_count_refusal", lambda conversation: None)
+    with caplog.at_level(logging.WARNING, logger="apps.chat.assistant"):
+        AnswerRun._block(
+            run, None, [gate.blocked_reason], gate.blocked_entities, check="stream_gate"
+        )
+    (record,) = caplog.records
+    assert record.getMessage() == "output guard blocked an answer"
+    assert record.reasons == ["foreign_pii"]
+    assert record.entities == ["PHONE_NUMBER"]
+    assert record.check == "stream_gate"
+    assert "1800" not in str(record.__dict__)
+    assert finished["reasons"] == ["foreign_pii"]
 
 
 def test_an_email_is_stopped_before_its_at_sign_and_domain():

@@ -156,6 +156,30 @@ def test_output_guard_blocks_a_card_number_that_is_not_the_customers():
     verdict = _check("Your card 5555 5555 5555 4444 is frozen.")
     assert verdict.flagged
     assert verdict.reasons == ["foreign_pii"]
+    assert verdict.entities == ["CREDIT_CARD"]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "answer",
+    [
+        # SmolLM2-135M's own words for "What is my balance?" with some customers' facts:
+        # helplines it made up (neither the customer's nor in the system prompt).
+        "You can find more details at the BankSight website or by calling 08452317969 (FX).",
+        "Please contact our customer support team at 1-800-237-4659 (English).",
+    ],
+)
+def test_output_guard_blocks_a_made_up_phone_number(answer):
+    verdict = _check(answer)
+    assert verdict.reasons == ["foreign_pii"]
+    assert verdict.entities == ["PHONE_NUMBER"]
+
+
+@pytest.mark.django_db
+def test_output_guard_names_every_foreign_entity_type_and_no_value():
+    verdict = _check("Card 5555 5555 5555 4444, or write to jane.doe@example.co.uk.")
+    assert verdict.entities == ["CREDIT_CARD", "EMAIL_ADDRESS"]
+    assert _check("Your balance is £1,250.00.").entities == []
 
 
 @pytest.mark.django_db
