@@ -24,6 +24,7 @@ from apps.accounts.roles import Role
 from apps.accounts.services import user_create
 from apps.chat.models import CannedResponse, Conversation, Message, SatisfactionSurvey
 from tests.browser.conftest import CHROMIUM
+from tests.chat.sockets import STATEMENT_QUESTION
 from tests.factories import account_make, customer_make
 from tests.helpers import PASSWORD, totp_code
 
@@ -109,7 +110,7 @@ def test_a_full_handoff_between_the_chat_page_and_the_agent_console(
     expect(customer.locator("#chat-connection")).to_have_text("Connected", timeout=LIVE_WAIT_MS)
     screenshots(customer, "customer-new-chat")
 
-    customer.fill("#chat-text", "What is my balance?")
+    customer.fill("#chat-text", STATEMENT_QUESTION)
     customer.get_by_role("button", name="Send", exact=True).click()
     first_answer = customer.locator(".chat-message.chat-assistant").first
     expect(first_answer).to_have_attribute("data-status", "complete", timeout=MODEL_WAIT_MS)
@@ -151,7 +152,7 @@ def test_a_full_handoff_between_the_chat_page_and_the_agent_console(
     agent.wait_for_url(re.compile(rf"/staff/chat/{conversation_id}/$"))
     expect(agent.locator("#console-connection")).to_have_text("Connected", timeout=LIVE_WAIT_MS)
     expect(agent.locator("#console-status")).to_have_text("Waiting for a person")
-    expect(agent.locator("#console-log")).to_contain_text("What is my balance?")
+    expect(agent.locator("#console-log")).to_contain_text(STATEMENT_QUESTION)
     # The summary is drafted by the worker after the escalation; the console looks again.
     expect(agent.locator("#console-summary")).not_to_contain_text(
         "being drafted", timeout=MODEL_WAIT_MS
@@ -238,7 +239,7 @@ def test_a_full_handoff_between_the_chat_page_and_the_agent_console(
     expect(customer.locator("#chat-escalate")).to_be_enabled()
     screenshots(agent, "agent-handed-back")
 
-    customer.fill("#chat-text", "And what is my balance now?")
+    customer.fill("#chat-text", "And how do I get a statement?")
     customer.get_by_role("button", name="Send", exact=True).click()
     expect(customer.locator(".chat-message.chat-assistant")).to_have_count(
         assistant_before + 1, timeout=MODEL_WAIT_MS

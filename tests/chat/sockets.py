@@ -13,6 +13,12 @@ from apps.accounts.models import Card, Customer
 from banksight.asgi import application
 from tests.factories import account_make, customer_make
 
+# For tests of the plumbing (streaming, resume, handoff), not of the wording: a help-article
+# question's prompt carries no per-run data (account ids and numbers), so the model's greedy
+# answer is the same every run. Asked about the balance, the 135M model sometimes invented
+# a helpline number, rightly refused by the output guard as foreign PII (about 3% of runs).
+STATEMENT_QUESTION = "How do I get a statement?"
+
 
 def casey_make() -> Customer:
     """Casey Jones: a customer with a current account and a card."""

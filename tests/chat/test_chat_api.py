@@ -27,6 +27,7 @@ from apps.accounts.roles import Role
 from apps.chat.events import conversation_group, done_event
 from apps.chat.models import ActionProposal, Conversation, Message, MessageFeedback
 from apps.chat.services import conversation_create
+from tests.chat.sockets import STATEMENT_QUESTION
 from tests.factories import customer_make
 from tests.helpers import PASSWORD, wait_for
 
@@ -570,7 +571,7 @@ def test_the_answer_streams_as_server_sent_events(live, casey, conversation):
         stream = await client.stream(conversation.pk)
         posted = await client.post(
             f"{BASE}{conversation.pk}/messages",
-            {"text": "What is my balance?", "client_id": "sse-1"},
+            {"text": STATEMENT_QUESTION, "client_id": "sse-1"},
         )
         assert posted.status_code == 202, posted.content
         events = await stream.until(is_done)
@@ -586,7 +587,7 @@ def test_the_answer_streams_as_server_sent_events(live, casey, conversation):
     assert first.event == "message"
     assert first.data["id"] == question.pk
     assert first.data["role"] == "customer"
-    assert first.data["text"] == "What is my balance?"
+    assert first.data["text"] == STATEMENT_QUESTION
     assert first.data["client_id"] == "sse-1"
 
     tokens = [e for e in events if e.event == "token"]

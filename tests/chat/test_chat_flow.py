@@ -21,7 +21,7 @@ from apps.chat.models import ActionProposal, Conversation, Message, ModelBackend
 from apps.chat.services import conversation_create
 from banksight.asgi import application
 from tests.chat.recording_proxy import RecordingProxy
-from tests.chat.sockets import chat_socket, events_until, is_answer_final, run
+from tests.chat.sockets import STATEMENT_QUESTION, chat_socket, events_until, is_answer_final, run
 from tests.factories import customer_make, ledger_book
 from tests.helpers import wait_for
 
@@ -38,7 +38,7 @@ def test_a_message_streams_tokens_and_the_answer_is_saved(casey, conversation):
         connected, _ = await socket.connect()
         assert connected
         await socket.send_json_to(
-            {"type": "message", "client_id": "m1", "text": "What is my balance?"}
+            {"type": "message", "client_id": "m1", "text": STATEMENT_QUESTION}
         )
         events = await events_until(socket, _done)
         await socket.disconnect()
@@ -48,7 +48,7 @@ def test_a_message_streams_tokens_and_the_answer_is_saved(casey, conversation):
     ack = next(e for e in events if e["type"] == "ack")
     question = Message.objects.get(pk=ack["id"])
     assert question.client_id == "m1"
-    assert question.text == "What is my balance?"
+    assert question.text == STATEMENT_QUESTION
     tokens = [e["text"] for e in events if e["type"] == "token"]
     assert len(tokens) >= 2, events  # streamed, not one block
     answer = Message.objects.get(reply_to=question)
