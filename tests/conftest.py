@@ -197,6 +197,23 @@ def celery_worker(worker_process, transactional_db):
     return worker_process
 
 
+@pytest.fixture
+def ids_from_one(transactional_db):
+    """Primary keys of empty tables start again at 1 (others after their largest), so that
+    rows made by the test, and what the model is told about them, are the same every run.
+    Reset as the schema owner: the application's role may not change sequences."""
+    from django.apps import apps
+    from django.core.management.color import no_style
+
+    from banksight.dbroles import connect_as_owner
+
+    with connect_as_owner():
+        statements = connection.ops.sequence_reset_sql(no_style(), apps.get_models())
+        with connection.cursor() as cursor:
+            for statement in statements:
+                cursor.execute(statement)
+
+
 @pytest.fixture(autouse=True)
 def _worker_idle_before_flush(request):
     """A transactional test ends with the worker idle, before its tables are emptied.

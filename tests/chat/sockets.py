@@ -10,6 +10,7 @@ from channels.testing import WebsocketCommunicator
 from rest_framework_simplejwt.tokens import AccessToken
 
 from apps.accounts.models import Card, Customer
+from apps.accounts.services.ledger import bank_iban
 from banksight.asgi import application
 from tests.factories import account_make, customer_make
 
@@ -20,10 +21,17 @@ from tests.factories import account_make, customer_make
 STATEMENT_QUESTION = "How do I get a statement?"
 
 
+# Casey's account number: fixed, so that what the model is given about Casey does not
+# change from run to run (account_open draws a random one).
+CASEY_ACCOUNT_NUMBER = "40400042"
+
+
 def casey_make() -> Customer:
-    """Casey Jones: a customer with a current account and a card."""
+    """Casey Jones: a customer with a current account (a fixed number) and a card."""
     customer = customer_make(username="casey", first_name="Casey", last_name="Jones")
     account = account_make(customer, balance="1250.00")
+    account.number, account.iban = CASEY_ACCOUNT_NUMBER, bank_iban(CASEY_ACCOUNT_NUMBER)
+    account.save(update_fields=["number", "iban"])
     Card.objects.create(
         customer=customer, account=account, last4="4242", expiry_month=9, expiry_year=2030
     )

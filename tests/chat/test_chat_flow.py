@@ -395,7 +395,11 @@ def test_a_killed_workers_task_is_redelivered_and_answered_once(casey, conversat
     assert answer.text
 
 
-def test_a_proposed_action_waits_for_the_customers_click(casey, conversation):
+def test_a_proposed_action_waits_for_the_customers_click(ids_from_one, casey, conversation):
+    # The question's prompt lists Casey's account and card with their ids: with the ids
+    # reset and a fixed account number it is the same every run, and so is the model's
+    # greedy answer (with ids that changed, SmolLM2 sometimes invented a phone number to
+    # call about the lost card, which the guard refuses, and then nothing is proposed).
     card = Card.objects.get(customer=casey)
 
     async def ask():

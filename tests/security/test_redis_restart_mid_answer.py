@@ -62,7 +62,7 @@ def test_an_answer_in_progress_survives_a_redis_restart_and_is_answered_once(cas
     assert conversation.messages.filter(role="assistant").count() == 1
 
     async def resume():
-        socket = chat_socket(casey.user, conversation.pk, f"?after={question_id}")
+        socket = chat_socket(casey.user, conversation.pk, query=f"?after={question_id}")
         connected, _ = await socket.connect()
         assert connected
         events = await events_until(socket, is_answer_final)
