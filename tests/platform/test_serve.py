@@ -52,23 +52,29 @@ def test_two_processes_share_the_port_and_the_connections():
     )
     try:
         wait_for(lambda: _healthy(port), seconds=60)
-        children = psutil.Process(server.pid).children()
-        workers = [c for c in children if c.net_connections(kind="tcp")]
-        listening = [
-            c
-            for c in workers
-            if any(
-                s.status == psutil.CONN_LISTEN and s.laddr.port == port for s in c.net_connections()
-            )
-        ]
-        assert len(listening) == 2
+
+        def listening():
+            # Each process opens its socket when it has started: one may answer before the
+            # other listens (this was checked too early on a busy machine).
+            return [
+                child
+                for child in psutil.Process(server.pid).children()
+                if any(
+                    s.status == psutil.CONN_LISTEN and s.laddr.port == port
+                    for s in child.net_connections(kind="tcp")
+                )
+            ]
+
+        wait_for(lambda: len(listening()) == 2, seconds=60)
+        processes = listening()
+        assert len(processes) == 2
 
         # 16 keep-alive connections, each answered: the kernel spreads them over both.
         connections = [http.client.HTTPConnection("127.0.0.1", port, timeout=10) for _ in range(16)]
         for connection in connections:
             connection.request("GET", "/healthz")
             assert connection.getresponse().read() is not None
-        held = [_established(process, port) for process in listening]
+        held = [_established(process, port) for process in processes]
         assert sum(held) == 16
         assert min(held) > 0
         for connection in connections:
@@ -77,6 +83,6 @@ def test_two_processes_share_the_port_and_the_connections():
         server.send_signal(signal.SIGTERM)  # stops every process
         assert server.wait(timeout=30) == 0
         time.sleep(0.2)
-        assert not any(p.is_running() and p.status() != psutil.STATUS_ZOMBIE for p in listening)
+        assert not any(p.is_running() and p.status() != psutil.STATUS_ZOMBIE for p in processes)
     finally:
         process_stop(server)
